@@ -1,0 +1,54 @@
+# Two commands matter: `make run` (a local skill on an offline demo catalog) and `make test`.
+# Everything they need is installed from this repository's files; nothing by hand.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+DEPS := $(VENV)/.deps-installed
+NODE_DEPS := node_modules/.package-lock.json
+PORT ?= 3000
+
+.PHONY: run test unit lint format tools invoke init-db load-artists clean
+
+$(DEPS): requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+$(NODE_DEPS): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+
+# Java for DynamoDB Local, and a MariaDB server where no MySQL is reachable (see the script).
+tools:
+	bash devtools/ensure-tools.sh
+
+run: $(DEPS)
+	$(PY) -m devtools.local_gateway --port $(PORT)
+
+test: $(DEPS) $(NODE_DEPS) tools
+	$(PY) -m pytest
+
+unit: $(DEPS)
+	$(PY) -m pytest tests/unit
+
+# `sam local invoke -e` without Docker: prints the Kakao JSON answer to one event file.
+EVENT ?= events/solo.json
+invoke: $(DEPS)
+	$(PY) -m devtools.invoke $(EVENT)
+
+lint: $(DEPS)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(DEPS)
+	$(VENV)/bin/ruff format .
+
+# Operator commands against the MySQL / DynamoDB named by MYSQL_* and DYNAMODB_TABLE.
+init-db: $(DEPS)
+	$(PY) lambda_function.py init-db
+
+load-artists: $(DEPS)
+	$(PY) lambda_function.py load-artists data/artists.csv
+
+clean:
+	rm -rf $(VENV) node_modules dist build .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,224 @@
+"""`make run`: the skill on 127.0.0.1 behind a small API Gateway emulation.
+
+POST /skill with a Kakao skill request: it becomes an API Gateway REST (payload 1.0) proxy
+event, `lambda_function.lambda_handler` answers it, and the proxy response goes back as HTTP.
+
+Without SPOTIFY_CLIENT_ID/SECRET it starts the Spotify-compatible stub on an offline demo
+catalog; with them it uses the real Spotify. MYSQL_* and DYNAMODB_TABLE, when set, are used
+(schema, starter artists and table are created where missing).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import threading
+import time
+import urllib.request
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+DEMO_CLIENT_ID = "demo-client-id"
+DEMO_CLIENT_SECRET = "demo-client-secret"
+LAMBDA_TIMEOUT_MS = 10_000
+
+
+def kakao_request(utterance: str, extra: dict | None = None, user_id: str = "local-user") -> dict:
+    """A skill request shaped like the ones OpenBuilder sends."""
+    return {
+        "intent": {"id": "local-intent", "name": "아티스트 검색"},
+        "userRequest": {
+            "timezone": "Asia/Seoul",
+            "params": {"ignoreMe": "true", "surface": "BuilderBotTest"},
+            "block": {"id": "local-block", "name": "아티스트 검색"},
+            "utterance": utterance,
+            "lang": "ko",
+            "user": {"id": user_id, "type": "botUserKey", "properties": {"botUserKey": user_id}},
+        },
+        "bot": {"id": "local-bot", "name": "음악 챗봇"},
+        "action": {
+            "name": "artist_skill",
+            "clientExtra": extra,
+            "params": {},
+            "id": "local-action",
+            "detailParams": {},
+        },
+    }
+
+
+def proxy_event(body: str, headers: dict[str, str], path: str = "/skill") -> dict:
+    """An API Gateway REST API proxy event (payload format 1.0)."""
+    request_id = str(uuid.uuid4())
+    return {
+        "resource": path,
+        "path": path,
+        "httpMethod": "POST",
+        "headers": headers,
+        "multiValueHeaders": {name: [value] for name, value in headers.items()},
+        "queryStringParameters": None,
+        "pathParameters": None,
+        "stageVariables": None,
+        "requestContext": {
+            "resourcePath": path,
+            "httpMethod": "POST",
+            "path": f"/local{path}",
+            "stage": "local",
+            "requestId": request_id,
+            "identity": {"sourceIp": "127.0.0.1"},
+        },
+        "body": body,
+        "isBase64Encoded": False,
+    }
+
+
+class LambdaContext:
+    """The parts of Lambda's context object the handler reads."""
+
+    def __init__(self, timeout_ms: int = LAMBDA_TIMEOUT_MS):
+        self.aws_request_id = str(uuid.uuid4())
+        self.function_name = "kakao-music-skill-local"
+        self._ends = time.monotonic() + timeout_ms / 1000
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._ends - time.monotonic()) * 1000))
+
+
+def make_handler_class(handler):
+    class SkillHandler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self):
+            if self.path.rstrip("/") != "/skill":
+                return self._send(404, {"error": "POST /skill"})
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length).decode("utf-8", "replace")
+            event = proxy_event(body, dict(self.headers.items()))
+            result = handler(event, LambdaContext())
+            self._send(result["statusCode"], result["body"], result.get("headers"))
+
+        def do_GET(self):
+            self._send(405, {"error": "POST a Kakao skill request to /skill"})
+
+        def _send(self, status, body, headers=None):
+            payload = (body if isinstance(body, str) else json.dumps(body)).encode("utf-8")
+            self.send_response(status)
+            for name, value in (headers or {"Content-Type": "application/json"}).items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *args):  # the handler's own JSON log line says enough
+            pass
+
+    return SkillHandler
+
+
+def start_demo_spotify(mode: str):
+    from devtools.spotify_stub import SpotifyStub
+
+    stub = SpotifyStub(mode=mode, client_id=DEMO_CLIENT_ID, client_secret=DEMO_CLIENT_SECRET)
+    stub.start()
+    os.environ.update(
+        SPOTIFY_CLIENT_ID=DEMO_CLIENT_ID,
+        SPOTIFY_CLIENT_SECRET=DEMO_CLIENT_SECRET,
+        SPOTIFY_API_URL=stub.api_url,
+        SPOTIFY_TOKEN_URL=stub.token_url,
+    )
+    return stub
+
+
+def prepare_layers() -> list[str]:
+    """Create what the configured MySQL / DynamoDB need; report which layers are on."""
+    import lambda_function as skill
+
+    settings = skill.Settings.from_env()
+    layers = ["memory"]
+    if settings.mysql_host:
+        store = skill.ArtistStore(settings)
+        store.create_schema()
+        with open(REPO / "data" / "artists.csv", encoding="utf-8", newline="") as handle:
+            rows, _ = skill.read_curated_csv(handle)
+        store.load_artists(rows)
+        layers.append(
+            f"MySQL {settings.mysql_host}:{settings.mysql_port}/{settings.mysql_database}"
+        )
+    if settings.dynamodb_table:
+        skill.DynamoCache(settings.dynamodb_table).create_table()
+        layers.append(f"DynamoDB table {settings.dynamodb_table}")
+    return layers
+
+
+def curl_example(url: str, utterance: str) -> str:
+    body = json.dumps(kakao_request(utterance), ensure_ascii=False)
+    key = os.environ.get("SKILL_API_KEY")
+    header = " -H 'x-api-key: $SKILL_API_KEY'" if key else ""
+    return f"curl -s -X POST {url} -H 'Content-Type: application/json'{header} -d '{body}'"
+
+
+def self_check(url: str, utterance: str) -> str:
+    """Ask the running skill once, as the printed curl would, and summarise its answer."""
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(kakao_request(utterance)).encode(),
+        headers={
+            "Content-Type": "application/json",
+            "x-api-key": os.environ.get("SKILL_API_KEY", ""),
+        },
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        answer = json.loads(response.read())
+    outputs = answer.get("template", {}).get("outputs", [])
+    return f"HTTP {response.status}, outputs: " + ", ".join(next(iter(o)) for o in outputs)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", 3000)))
+    parser.add_argument(
+        "--spotify-mode",
+        default="development-2026",
+        choices=["development-2026", "extended"],
+        help="how the demo Spotify behaves (without real credentials)",
+    )
+    args = parser.parse_args(argv)
+
+    os.environ.setdefault("LOG_LEVEL", "INFO")
+    if os.environ.get("SPOTIFY_CLIENT_ID") and os.environ.get("SPOTIFY_CLIENT_SECRET"):
+        spotify = "the real Spotify Web API (SPOTIFY_CLIENT_ID is set)"
+    else:
+        stub = start_demo_spotify(args.spotify_mode)
+        spotify = f"offline demo catalog at {stub.url} ({args.spotify_mode} mode)"
+    layers = prepare_layers()
+
+    import lambda_function
+
+    server = ThreadingHTTPServer(
+        (args.host, args.port), make_handler_class(lambda_function.lambda_handler)
+    )
+    url = f"http://{args.host}:{server.server_port}/skill"
+    print(f"Kakao skill endpoint: POST {url}", file=sys.stderr)
+    print(f"  Spotify: {spotify}", file=sys.stderr)
+    print(f"  layers:  {', '.join(layers)}", file=sys.stderr)
+    print("Try it:", file=sys.stderr)
+    print(curl_example(url, "아이유"), flush=True)
+
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        print(f"  self-check '아이유': {self_check(url, '아이유')}", file=sys.stderr)
+        print("Ctrl-C stops it.", file=sys.stderr)
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

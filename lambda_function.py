@@ -1,0 +1,2040 @@
+"""KakaoTalk music skill: an artist's name in, a Kakao skill 2.0 answer out.
+
+Kakao i OpenBuilder POSTs a skill request (through API Gateway) to `lambda_handler`; the answer
+is the artist's card, tracks and related artists, with quick replies to keep the chat going.
+
+The file reads in the order of a request's journey:
+settings → logging → Kakao request → names → budget → caches (memory, DynamoDB)
+→ store (MySQL) → Spotify → look-up → rendering → handler → command line.
+
+Operator commands: `python lambda_function.py init-db` and
+`python lambda_function.py load-artists data/artists.csv`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import concurrent.futures
+import contextlib
+import csv
+import dataclasses
+import difflib
+import hashlib
+import hmac
+import json
+import logging
+import os
+import re
+import sys
+import threading
+import time
+import unicodedata
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import boto3
+import botocore.config
+import botocore.exceptions
+import pymysql
+import requests
+import spotipy
+from requests.adapters import HTTPAdapter
+from spotipy.cache_handler import MemoryCacheHandler
+from spotipy.oauth2 import SpotifyClientCredentials, SpotifyOauthError
+from urllib3.util.retry import Retry
+
+# ---- Settings -------------------------------------------------------------------------------
+
+SERVICE_NAME = "kakao-music-skill"
+SPOTIFY_API_URL = "https://api.spotify.com/v1/"
+SPOTIFY_TOKEN_URL = "https://accounts.spotify.com/api/token"
+MAX_BODY_BYTES = 2 * 1024 * 1024  # Kakao sends ~2 KB; API Gateway would allow 10 MB
+MAX_QUERY_CHARS = 100  # longer than any artist name worth searching for
+SPOTIFY_SEARCH_LIMIT = 10  # development-mode apps get 400 above 10
+SHOWN_TRACKS = 5  # a listCard holds at most 5 items
+SHOWN_RELATED = 9  # quick replies: at most 10
+EXAMPLE_ARTISTS = ("아이유", "뉴진스", "BTS", "오마이걸")
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """Configuration from the environment, read once per container. Secrets stay out of repr."""
+
+    spotify_client_id: str = ""
+    spotify_client_secret: str = dataclasses.field(default="", repr=False)
+    spotify_market: str = "KR"
+    spotify_api_url: str = SPOTIFY_API_URL
+    spotify_token_url: str = SPOTIFY_TOKEN_URL
+    mysql_host: str = ""
+    mysql_port: int = 3306
+    mysql_user: str = "root"
+    mysql_password: str = dataclasses.field(default="", repr=False)
+    mysql_database: str = "kakao_music"
+    dynamodb_table: str = ""
+    skill_api_key: str = dataclasses.field(default="", repr=False)
+    log_level: str = "INFO"
+    answer_budget_ms: int = 3500
+    cache_days: float = 3.0
+    negative_cache_seconds: int = 6 * 3600
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+
+        def text(name: str, default: str = "") -> str:
+            return env.get(name, "").strip() or default
+
+        def number(name: str, default: float, kind: type = int) -> Any:
+            raw = text(name)
+            try:
+                value = kind(raw) if raw else default
+            except ValueError:
+                value = default
+            return value if value > 0 else default
+
+        api_url = text("SPOTIFY_API_URL", SPOTIFY_API_URL)
+        return cls(
+            spotify_client_id=text("SPOTIFY_CLIENT_ID"),
+            spotify_client_secret=text("SPOTIFY_CLIENT_SECRET"),
+            spotify_market=text("SPOTIFY_MARKET", "KR").upper(),
+            spotify_api_url=api_url if api_url.endswith("/") else api_url + "/",
+            spotify_token_url=text("SPOTIFY_TOKEN_URL", SPOTIFY_TOKEN_URL),
+            mysql_host=text("MYSQL_HOST"),
+            mysql_port=number("MYSQL_PORT", 3306),
+            mysql_user=text("MYSQL_USER", "root"),
+            mysql_password=env.get("MYSQL_PASSWORD", ""),
+            mysql_database=text("MYSQL_DATABASE", "kakao_music"),
+            dynamodb_table=text("DYNAMODB_TABLE"),
+            skill_api_key=text("SKILL_API_KEY"),
+            log_level=text("LOG_LEVEL", "INFO").upper(),
+            answer_budget_ms=number("ANSWER_BUDGET_MS", 3500),
+            cache_days=number("CACHE_DAYS", 3.0, float),
+            negative_cache_seconds=number("NEGATIVE_CACHE_SECONDS", 6 * 3600),
+        )
+
+    @property
+    def spotify_configured(self) -> bool:
+        return bool(self.spotify_client_id and self.spotify_client_secret)
+
+    @property
+    def cache_seconds(self) -> int:
+        return int(self.cache_days * 86400)
+
+
+SECRET_NAMES = ("SPOTIFY_CLIENT_ID", "SPOTIFY_CLIENT_SECRET", "MYSQL_PASSWORD", "SKILL_API_KEY")
+
+
+def environment_with_secret(env: dict[str, str]) -> dict[str, str]:
+    """The environment, completed from the Secrets Manager secret named by SECRET_ARN.
+
+    The secret is a JSON object with any of SECRET_NAMES; plain variables that are set win, so
+    local runs need no secret. A secret that cannot be read is logged and skipped: the bot
+    then answers "not configured" instead of failing every request.
+    """
+    secret_arn = env.get("SECRET_ARN", "").strip()
+    if not secret_arn:
+        return dict(env)
+    try:
+        client = boto3.client(
+            "secretsmanager",
+            config=botocore.config.Config(
+                connect_timeout=1, read_timeout=2, retries={"max_attempts": 2}
+            ),
+        )
+        values = json.loads(client.get_secret_value(SecretId=secret_arn)["SecretString"])
+    except (
+        botocore.exceptions.BotoCoreError,
+        botocore.exceptions.ClientError,
+        ValueError,
+        KeyError,
+    ) as error:
+        log_fields(
+            logging.ERROR,
+            "cannot read the secret named by SECRET_ARN",
+            error=type(error).__name__,
+            detail=str(error)[:300],
+        )
+        return dict(env)
+    found = {name: values[name] for name in SECRET_NAMES if isinstance(values.get(name), str)}
+    return {**env, **{name: value for name, value in found.items() if not env.get(name)}}
+
+
+# ---- Logging and metrics ------------------------------------------------------------------
+
+log = logging.getLogger(SERVICE_NAME)
+
+
+class JsonLogFormatter(logging.Formatter):
+    """One JSON object per line, as CloudWatch Logs Insights and Powertools expect."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = {
+            "level": record.levelname,
+            "timestamp": self.formatTime(record, "%Y-%m-%dT%H:%M:%S")
+            + f".{int(record.msecs):03d}Z",
+            "service": SERVICE_NAME,
+            "message": record.getMessage(),
+        }
+        line.update(getattr(record, "fields", {}))
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return json.dumps(line, ensure_ascii=False, default=str)
+
+
+def configure_logging(level: str) -> None:
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(JsonLogFormatter())
+    handler.formatter.converter = time.gmtime
+    log.handlers[:] = [handler]
+    log.setLevel(level if level in logging.getLevelNamesMapping() else "INFO")
+    log.propagate = False
+    # spotipy logs tokens and the Basic auth header at DEBUG, and unstructured errors we
+    # already report ourselves: keep it quiet whatever the level.
+    logging.getLogger("spotipy").setLevel(logging.CRITICAL)
+    for noisy in ("urllib3", "botocore", "boto3", "pymysql"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, log.level))
+
+
+def log_fields(level: int, message: str, **fields: Any) -> None:
+    log.log(level, message, extra={"fields": fields})
+
+
+def metrics_block(namespace: str, metrics: dict[str, tuple[float, str]]) -> dict[str, Any]:
+    """CloudWatch Embedded Metric Format: the request's log line doubles as its metrics."""
+    block: dict[str, Any] = {
+        "_aws": {
+            "Timestamp": int(time.time() * 1000),
+            "CloudWatchMetrics": [
+                {
+                    "Namespace": namespace,
+                    "Dimensions": [["service"]],
+                    "Metrics": [
+                        {"Name": name, "Unit": unit} for name, (_, unit) in metrics.items()
+                    ],
+                }
+            ],
+        }
+    }
+    block.update({name: value for name, (value, _) in metrics.items()})
+    return block
+
+
+@dataclasses.dataclass
+class Trace:
+    """What one request did: which layers answered, what it called, how long each stage took."""
+
+    request_id: str
+    layers: dict[str, str] = dataclasses.field(default_factory=dict)
+    spotify_calls: list[str] = dataclasses.field(default_factory=list)
+    mysql_calls: int = 0
+    dynamodb_calls: int = 0
+    stages_ms: dict[str, float] = dataclasses.field(default_factory=dict)
+    outcome: str = "unknown"
+
+    @contextlib.contextmanager
+    def stage(self, name: str):
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            elapsed = (time.perf_counter() - started) * 1000
+            self.stages_ms[name] = round(self.stages_ms.get(name, 0.0) + elapsed, 2)
+
+
+# ---- Kakao request ------------------------------------------------------------------------
+
+
+class BadRequest(Exception):
+    """A request we refuse with a 4xx: not from Kakao, or failing authentication."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclasses.dataclass(frozen=True)
+class HttpRequest:
+    headers: dict[str, str]  # names lower-cased: HTTP APIs lower-case them, REST APIs do not
+    body: Any  # the parsed JSON body
+    direct: bool  # a bare Kakao body invoked directly (console test): IAM already checked it
+
+
+@dataclasses.dataclass(frozen=True)
+class SkillRequest:
+    query: str  # the artist's name as typed, cleaned
+    artist_id: str | None  # Spotify id carried by a quick reply or button we sent
+    confirms_alias: str  # the name a "did you mean" quick reply confirms, if any
+    user_hash: str  # a hash of the bot user key: enough to correlate, not to identify
+    surface: str
+
+
+SPOTIFY_ID = re.compile(r"^[0-9A-Za-z]{22}$")
+ARTIST_PARAMS = ("solo", "group", "artist")
+
+
+def read_http_event(event: Any) -> HttpRequest:
+    """Accept API Gateway REST (1.0), HTTP API (2.0), Function URL events and bare Kakao bodies."""
+    if not isinstance(event, dict):
+        raise BadRequest(400, "event must be a JSON object")
+    is_proxy = any(key in event for key in ("body", "httpMethod", "requestContext", "routeKey"))
+    if not is_proxy:
+        if looks_like_kakao(event):
+            return HttpRequest(headers={}, body=event, direct=True)
+        raise BadRequest(400, "not an API Gateway event or a Kakao skill request")
+    raw_headers = event.get("headers")
+    headers = {
+        str(name).lower(): value
+        for name, value in (raw_headers.items() if isinstance(raw_headers, dict) else ())
+        if isinstance(value, str)
+    }
+    return HttpRequest(headers=headers, body=decode_body(event), direct=False)
+
+
+def decode_body(event: dict[str, Any]) -> Any:
+    body = event.get("body")
+    if not isinstance(body, str) or not body.strip():
+        raise BadRequest(400, "request body is empty")
+    if len(body) > MAX_BODY_BYTES * 4 // 3 + 4:
+        raise BadRequest(400, "request body is too large")
+    try:
+        raw = (
+            base64.b64decode(body, validate=True) if event.get("isBase64Encoded") else body.encode()
+        )
+    except (binascii.Error, ValueError):
+        raise BadRequest(400, "request body is not valid base64") from None
+    except UnicodeEncodeError:
+        raise BadRequest(400, "request body is not valid UTF-8") from None
+    if len(raw) > MAX_BODY_BYTES:
+        raise BadRequest(400, "request body is too large")
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise BadRequest(400, "request body is not valid UTF-8") from None
+    except (ValueError, RecursionError):
+        raise BadRequest(400, "request body is not valid JSON") from None
+
+
+def looks_like_kakao(body: Any) -> bool:
+    """Kakao bodies carry these keys; any of them may be null in practice."""
+    return isinstance(body, dict) and any(
+        key in body for key in ("userRequest", "action", "intent", "bot")
+    )
+
+
+def check_api_key(request: HttpRequest, expected: str) -> None:
+    if not expected or request.direct:
+        return
+    given = request.headers.get("x-api-key", "")
+    if not hmac.compare_digest(given.encode("utf-8", "replace"), expected.encode()):
+        raise BadRequest(401, "missing or wrong x-api-key header")
+
+
+def _as_dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def clean_query(value: Any) -> str:
+    """What the user typed, as one line: control characters and surrogates out, spaces folded."""
+    if not isinstance(value, str):
+        return ""
+    kept = (" " if unicodedata.category(ch) in ("Cc", "Cs", "Zl", "Zp") else ch for ch in value)
+    return " ".join("".join(kept).split())
+
+
+def param_text(value: Any) -> str:
+    """A parameter value; system entities sometimes arrive as stringified JSON."""
+    if isinstance(value, str) and value.lstrip().startswith("{"):
+        with contextlib.suppress(ValueError, RecursionError):
+            parsed = _as_dict(json.loads(value))
+            value = parsed.get("value") or parsed.get("name") or parsed.get("origin")
+    return clean_query(value)
+
+
+def skill_request_from(body: dict[str, Any]) -> SkillRequest:
+    """The artist asked for: our own button's extra, then parameters, then the utterance."""
+    action = _as_dict(body.get("action"))
+    user_request = _as_dict(body.get("userRequest"))
+    extra = _as_dict(action.get("clientExtra"))
+    params = _as_dict(action.get("params"))
+    detail = _as_dict(action.get("detailParams"))
+    detail_names = [*ARTIST_PARAMS, *(name for name in detail if name not in ARTIST_PARAMS)]
+    candidates = [
+        extra.get("artist_name"),
+        *(params.get(name) for name in ARTIST_PARAMS),
+        *(_as_dict(detail.get(name)).get("origin") for name in detail_names),
+        user_request.get("utterance"),
+    ]
+    query = next((text for text in map(param_text, candidates) if text), "")
+    artist_id = extra.get("artist_id")
+    user = _as_dict(user_request.get("user"))
+    user_key = user.get("id") if isinstance(user.get("id"), str) else ""
+    surface = _as_dict(user_request.get("params")).get("surface")
+    return SkillRequest(
+        query=query,
+        artist_id=artist_id if isinstance(artist_id, str) and SPOTIFY_ID.match(artist_id) else None,
+        confirms_alias=clean_query(extra.get("confirms")),
+        user_hash=hashlib.sha256(user_key.encode("utf-8", "replace")).hexdigest()[:12]
+        if user_key
+        else "",
+        surface=surface if isinstance(surface, str) else "",
+    )
+
+
+# ---- Names ----------------------------------------------------------------------------------
+
+
+def name_key(text: str) -> str:
+    """The key names match on: full-width folded, accents and case dropped, letters and digits only.
+
+    "레드 벨벳" and "레드벨벳", "IU" and "iu", "(여자)아이들" and "여자아이들" share a key.
+    """
+    decomposed = unicodedata.normalize("NFKD", text)
+    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    folded = unicodedata.normalize("NFC", stripped).casefold()
+    return "".join(ch for ch in folded if unicodedata.category(ch)[0] in "LN")
+
+
+_INITIALS = "g kk n d tt r m b pp s ss _ j jj ch k t p h".split()
+_VOWELS = "a ae ya yae eo e yeo ye o wa wae oe yo u wo we wi yu eu ui i".split()
+_FINALS = ["", *"k k k n n n t l k m l l l p l m p p t t ng t t k t p t".split()]
+
+
+def romanize(text: str) -> str:
+    """Revised Romanization, roughly: enough to compare 뉴진스 with NewJeans, not to publish."""
+    out = []
+    for ch in text:
+        index = ord(ch) - 0xAC00
+        if 0 <= index < 11172:
+            initial = _INITIALS[index // 588]
+            out.append(("" if initial == "_" else initial) + _VOWELS[index % 588 // 28])
+            out.append(_FINALS[index % 28])
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+# Sounds Hangul spellings of foreign names merge (f/p, v/b, r/l, z/j...), vowels dropped.
+_SOUND_RULES = [
+    (re.compile(pattern), replacement)
+    for pattern, replacement in (
+        ("ch", "j"),
+        ("ph", "p"),
+        ("sh|th", "s"),
+        ("c(?=[eiy])", "s"),
+        ("x", "ks"),
+        ("[cqgk]+", "k"),
+        ("z", "j"),
+        ("[fpbv]", "p"),
+        ("[dt]", "t"),
+        ("[rl]", "l"),
+        ("[aeiouyhw]", ""),
+        (r"(.)\1+", r"\1"),
+    )
+]
+
+
+def sound_skeleton(key: str) -> str:
+    """The consonants of a name as Korean would spell them: 트와이스 and TWICE both give "ts"."""
+    text = romanize(key)
+    for pattern, replacement in _SOUND_RULES:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def is_plausible_match(typed: str, found: str) -> bool:
+    """Is `found` a believable answer to `typed`? Guards the alias table against random hits."""
+    a, b = name_key(typed), name_key(found)
+    if not a or not b:
+        return False
+    if a == b or (min(len(a), len(b)) >= 2 and (a in b or b in a)):
+        return True
+    sound_a, sound_b = sound_skeleton(a), sound_skeleton(b)
+    if len(sound_a) >= 2 and difflib.SequenceMatcher(None, sound_a, sound_b).ratio() >= 0.75:
+        return True
+    return difflib.SequenceMatcher(None, romanize(a), romanize(b)).ratio() >= 0.6
+
+
+def pick_artist(typed: str, candidates: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Spotify's best match: an exact name first, else its top hit if that is plausible."""
+    key = name_key(typed)
+    for candidate in candidates:
+        if name_key(candidate["name"]) == key:
+            return candidate
+    if candidates and is_plausible_match(typed, candidates[0]["name"]):
+        return candidates[0]
+    return None
+
+
+# ---- Budget -------------------------------------------------------------------------------
+
+LAMBDA_MARGIN_MS = 300  # to render, log and return after the last outbound call
+
+
+class Deadline:
+    """One time budget per request; every outbound call's timeout comes out of what is left."""
+
+    def __init__(self, budget_ms: int, context: Any = None):
+        remaining = getattr(context, "get_remaining_time_in_millis", None)
+        if callable(remaining):
+            with contextlib.suppress(Exception):
+                budget_ms = min(budget_ms, int(remaining()) - LAMBDA_MARGIN_MS)
+        self.budget_s = max(budget_ms, 100) / 1000
+        self._ends = time.monotonic() + self.budget_s
+
+    def left(self) -> float:
+        return max(0.0, self._ends - time.monotonic())
+
+    def timeout(self, cap: float) -> float:
+        """A timeout for one call: at most `cap`, never past the deadline, never zero."""
+        return max(0.05, min(cap, self.left()))
+
+
+# ---- Caches: container memory and DynamoDB -----------------------------------------------
+
+
+class MemoryCache:
+    """The container's own memory: an LRU with per-entry expiry, lost on a cold start."""
+
+    def __init__(self, max_entries: int = 4096):
+        self._items: OrderedDict[str, tuple[float, Any]] = OrderedDict()
+        self._max_entries = max_entries
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> Any:
+        with self._lock:
+            item = self._items.get(key)
+            if item is None:
+                return None
+            if item[0] <= time.time():
+                del self._items[key]
+                return None
+            self._items.move_to_end(key)
+            return item[1]
+
+    def put(self, key: str, value: Any, expires_at: float) -> None:
+        with self._lock:
+            self._items[key] = (expires_at, value)
+            self._items.move_to_end(key)
+            while len(self._items) > self._max_entries:
+                self._items.popitem(last=False)
+
+
+class LayerDown(Exception):
+    """A store or cache layer is unreachable; the request goes on without it."""
+
+
+class DynamoCache:
+    """Spotify-sourced data with an expiry (TTL attribute), shared by every container.
+
+    Items: `pk` (string key), `body` (JSON), `expires_at` (epoch seconds, the table's TTL).
+    DynamoDB deletes expired items lazily, so reads check `expires_at` themselves.
+    """
+
+    RETRY_DOWN_AFTER_S = 30  # after a failure, skip DynamoDB this long instead of paying timeouts
+
+    def __init__(self, table: str):
+        self.table = table
+        self._client = None
+        self._down_until = 0.0
+        self._lock = threading.Lock()
+
+    def client(self):
+        with self._lock:
+            if self._client is None:
+                config = botocore.config.Config(
+                    connect_timeout=0.5,
+                    read_timeout=1.0,
+                    retries={"max_attempts": 1, "mode": "standard"},
+                    max_pool_connections=8,
+                )
+                self._client = boto3.client("dynamodb", config=config)
+            return self._client
+
+    def get_many(self, keys: list[str], trace: Trace) -> dict[str, Any]:
+        if not keys or time.monotonic() < self._down_until:
+            return {}
+        request = {self.table: {"Keys": [{"pk": {"S": key}} for key in keys]}}
+        found: dict[str, Any] = {}
+        now = time.time()
+        with self._guard("batch_get_item", trace):
+            answer = self.client().batch_get_item(RequestItems=request)
+            for item in answer.get("Responses", {}).get(self.table, []):
+                if float(item.get("expires_at", {}).get("N", "0")) > now:
+                    found[item["pk"]["S"]] = (
+                        json.loads(item["body"]["S"]),
+                        float(item["expires_at"]["N"]),
+                    )
+        return found
+
+    def put_many(self, entries: list[tuple[str, Any, float]], trace: Trace) -> None:
+        if not entries or time.monotonic() < self._down_until:
+            return
+        writes = [
+            {
+                "PutRequest": {
+                    "Item": {
+                        "pk": {"S": key},
+                        "body": {"S": json.dumps(value, ensure_ascii=False)},
+                        "expires_at": {"N": str(int(expires_at))},
+                    }
+                }
+            }
+            for key, value, expires_at in entries
+        ]
+        for start in range(0, len(writes), 25):  # BatchWriteItem takes 25 at a time
+            with self._guard("batch_write_item", trace):
+                self.client().batch_write_item(
+                    RequestItems={self.table: writes[start : start + 25]}
+                )
+
+    @contextlib.contextmanager
+    def _guard(self, operation: str, trace: Trace):
+        trace.dynamodb_calls += 1
+        try:
+            yield
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
+            self._down_until = time.monotonic() + self.RETRY_DOWN_AFTER_S
+            log_fields(
+                logging.WARNING,
+                "dynamodb unavailable, answering without it",
+                request_id=trace.request_id,
+                operation=operation,
+                table=self.table,
+                error=type(error).__name__,
+                detail=str(error)[:300],
+            )
+
+    def create_table(self) -> str:
+        """Create the table with its TTL setting where it does not exist yet (idempotent)."""
+        client = self.client()
+        try:
+            client.create_table(
+                TableName=self.table,
+                AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                BillingMode="PAY_PER_REQUEST",
+            )
+            client.get_waiter("table_exists").wait(TableName=self.table)
+            outcome = "created"
+        except client.exceptions.ResourceInUseException:
+            outcome = "exists"
+        ttl = client.describe_time_to_live(TableName=self.table)["TimeToLiveDescription"]
+        if ttl.get("TimeToLiveStatus") not in ("ENABLED", "ENABLING"):
+            client.update_time_to_live(
+                TableName=self.table,
+                TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"},
+            )
+        return outcome
+
+
+class Cache:
+    """Memory in front of DynamoDB; writes reach memory at once, DynamoDB in one batch."""
+
+    def __init__(self, memory: MemoryCache, dynamo: DynamoCache | None, trace: Trace):
+        self.memory = memory
+        self.dynamo = dynamo
+        self.trace = trace
+        self._pending: dict[str, tuple[Any, float]] = {}
+
+    def get_many(self, keys: list[str]) -> dict[str, tuple[Any, str]]:
+        """Values found, each with the layer that had it ("memory" or "dynamodb")."""
+        found = {}
+        for key in keys:
+            value = self.memory.get(key)
+            if value is not None:
+                found[key] = (value, "memory")
+        missing = [key for key in keys if key not in found]
+        if self.dynamo and missing:
+            for key, (value, expires_at) in self.dynamo.get_many(missing, self.trace).items():
+                self.memory.put(key, value, expires_at)
+                found[key] = (value, "dynamodb")
+        return found
+
+    def get(self, key: str) -> tuple[Any, str] | tuple[None, None]:
+        return self.get_many([key]).get(key, (None, None))
+
+    def put(self, key: str, value: Any, ttl_s: float, shared: bool = True) -> None:
+        expires_at = time.time() + ttl_s
+        self.memory.put(key, value, expires_at)
+        if shared:
+            self._pending[key] = (value, expires_at)
+
+    def flush(self) -> None:
+        if self.dynamo and self._pending:
+            entries = [(key, value, expires) for key, (value, expires) in self._pending.items()]
+            self.dynamo.put_many(entries, self.trace)
+        self._pending.clear()
+
+
+# ---- Store: MySQL -------------------------------------------------------------------------
+
+SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS artists (
+        id INT UNSIGNED AUTO_INCREMENT PRIMARY KEY,
+        spotify_id VARCHAR(32) NULL,
+        name VARCHAR(200) NOT NULL,
+        name_key VARCHAR(200) NOT NULL,
+        created_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
+        updated_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP,
+        UNIQUE KEY uq_artists_spotify_id (spotify_id),
+        KEY ix_artists_name_key (name_key)
+    ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin""",
+    """CREATE TABLE IF NOT EXISTS aliases (
+        alias_key VARCHAR(200) NOT NULL PRIMARY KEY,
+        alias VARCHAR(200) NOT NULL,
+        artist_id INT UNSIGNED NOT NULL,
+        source VARCHAR(16) NOT NULL,
+        created_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
+        KEY ix_aliases_artist (artist_id),
+        CONSTRAINT fk_aliases_artist FOREIGN KEY (artist_id)
+            REFERENCES artists (id) ON DELETE CASCADE
+    ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin""",
+    """CREATE TABLE IF NOT EXISTS tags (
+        artist_id INT UNSIGNED NOT NULL,
+        tag VARCHAR(64) NOT NULL,
+        PRIMARY KEY (artist_id, tag),
+        KEY ix_tags_tag (tag),
+        CONSTRAINT fk_tags_artist FOREIGN KEY (artist_id) REFERENCES artists (id) ON DELETE CASCADE
+    ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin""",
+    """CREATE TABLE IF NOT EXISTS related_artists (
+        artist_id INT UNSIGNED NOT NULL,
+        related_id INT UNSIGNED NOT NULL,
+        source VARCHAR(16) NOT NULL,
+        score DOUBLE NOT NULL,
+        updated_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP,
+        PRIMARY KEY (artist_id, related_id, source),
+        KEY ix_related_related (related_id),
+        CONSTRAINT fk_related_artist FOREIGN KEY (artist_id)
+            REFERENCES artists (id) ON DELETE CASCADE,
+        CONSTRAINT fk_related_other FOREIGN KEY (related_id)
+            REFERENCES artists (id) ON DELETE CASCADE
+    ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin""",
+)
+
+TAG_PATTERN = re.compile(r"^[a-z]+:[a-z0-9][a-z0-9&.+\-]*$")
+# Tags that say who an artist is close to; language and country alone relate too many.
+RELATING_TAG_KINDS = ("agency", "group", "genre", "type", "gender", "gen")
+
+
+@dataclasses.dataclass(frozen=True)
+class StoredArtist:
+    row_id: int
+    spotify_id: str | None
+    name: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Knowledge:
+    """What the bot itself knows of an artist: its tags and related artists with reasons."""
+
+    tags: list[str]
+    related: list[dict[str, Any]]
+
+
+class ArtistStore:
+    """The bot's own knowledge in MySQL: artists, aliases, tags and related artists.
+
+    One connection per container, pinged before use and reopened when MySQL dropped it.
+    Every multi-row write is one transaction, so a failure leaves no half-written artist.
+    """
+
+    RETRY_DOWN_AFTER_S = 15  # after a connection failure, skip MySQL this long
+
+    def __init__(self, settings: Settings):
+        self._settings = settings
+        self._conn: pymysql.connections.Connection | None = None
+        self._down_until = 0.0
+        self._lock = threading.Lock()
+
+    # -- connection
+
+    def _connection(self, deadline: Deadline | None) -> pymysql.connections.Connection:
+        if self._conn is not None:
+            self._conn.ping(reconnect=True)
+            return self._conn
+        settings = self._settings
+        self._conn = pymysql.connect(
+            host=settings.mysql_host,
+            port=settings.mysql_port,
+            user=settings.mysql_user,
+            password=settings.mysql_password,
+            database=settings.mysql_database,
+            charset="utf8mb4",
+            autocommit=True,
+            connect_timeout=deadline.timeout(1.0) if deadline else 5,
+            read_timeout=2,
+            write_timeout=2,
+        )
+        return self._conn
+
+    def use(
+        self, operation: str, work: Callable, default: Any, trace: Trace, deadline: Deadline | None
+    ):
+        """`work(cursor)` on the container's connection; on failure: a log line and `default`."""
+        if time.monotonic() < self._down_until:
+            return default
+        trace.mysql_calls += 1
+        with self._lock:
+            try:
+                with self._connection(deadline).cursor() as cursor:
+                    return work(cursor)
+            except (pymysql.MySQLError, OSError) as error:
+                self._failed(operation, error, trace)
+                return default
+
+    def _failed(self, operation: str, error: Exception, trace: Trace) -> None:
+        connection_lost = isinstance(
+            error, (pymysql.OperationalError, pymysql.InterfaceError, OSError)
+        )
+        if connection_lost:
+            self._down_until = time.monotonic() + self.RETRY_DOWN_AFTER_S
+            with contextlib.suppress(Exception):
+                if self._conn is not None:
+                    self._conn.close()
+            self._conn = None
+        log_fields(
+            logging.WARNING,
+            "mysql unavailable, answering without it" if connection_lost else "mysql query failed",
+            request_id=trace.request_id,
+            operation=operation,
+            host=self._settings.mysql_host,
+            error=type(error).__name__,
+            detail=str(error)[:300],
+        )
+
+    @staticmethod
+    @contextlib.contextmanager
+    def transaction(cursor):
+        cursor.connection.begin()
+        try:
+            yield cursor
+            cursor.connection.commit()
+        except BaseException:
+            cursor.connection.rollback()
+            raise
+
+    # -- reads
+
+    def find_alias(self, key: str, trace: Trace, deadline: Deadline) -> StoredArtist | None:
+        def work(cursor):
+            cursor.execute(
+                "SELECT a.id, a.spotify_id, a.name FROM aliases al"
+                " JOIN artists a ON a.id = al.artist_id WHERE al.alias_key = %s",
+                (key,),
+            )
+            row = cursor.fetchone()
+            return StoredArtist(*row) if row else None
+
+        return self.use("find_alias", work, None, trace, deadline)
+
+    def knowledge(self, spotify_id: str, trace: Trace, deadline: Deadline) -> Knowledge | None:
+        def work(cursor):
+            cursor.execute(
+                "SELECT t.tag FROM tags t JOIN artists me ON me.id = t.artist_id"
+                " WHERE me.spotify_id = %s ORDER BY t.tag",
+                (spotify_id,),
+            )
+            tags = [tag for (tag,) in cursor.fetchall()]
+            cursor.execute(
+                "SELECT a.spotify_id, a.name, r.source, r.score FROM artists me"
+                " JOIN related_artists r ON r.artist_id = me.id"
+                " JOIN artists a ON a.id = r.related_id"
+                " WHERE me.spotify_id = %s ORDER BY r.score DESC, a.name LIMIT 30",
+                (spotify_id,),
+            )
+            related = [
+                {"id": sid, "name": name, "reason": source, "score": float(score)}
+                for sid, name, source, score in cursor.fetchall()
+            ]
+            related.extend(self._tag_neighbours(cursor, spotify_id))
+            return Knowledge(tags=tags, related=related)
+
+        return self.use("knowledge", work, None, trace, deadline)
+
+    @staticmethod
+    def _tag_neighbours(cursor, spotify_id: str) -> list[dict[str, Any]]:
+        """Artists sharing tags, rarer tags weighing more (an agency counts more than k-pop)."""
+        kinds = " OR ".join(["t1.tag LIKE %s"] * len(RELATING_TAG_KINDS))
+        cursor.execute(
+            "SELECT a.spotify_id, a.name, GROUP_CONCAT(t1.tag ORDER BY t1.tag SEPARATOR '|'),"
+            " SUM(1 / LOG(1 + n.cnt)) AS score"
+            " FROM artists me JOIN tags t1 ON t1.artist_id = me.id"
+            " JOIN tags t2 ON t2.tag = t1.tag AND t2.artist_id <> me.id"
+            " JOIN artists a ON a.id = t2.artist_id"
+            " JOIN (SELECT tag, COUNT(*) AS cnt FROM tags GROUP BY tag) n ON n.tag = t1.tag"
+            f" WHERE me.spotify_id = %s AND ({kinds})"
+            " GROUP BY a.id, a.spotify_id, a.name ORDER BY score DESC, a.name LIMIT 30",
+            (spotify_id, *(f"{kind}:%" for kind in RELATING_TAG_KINDS)),
+        )
+        neighbours = []
+        for sid, name, shared, score in cursor.fetchall():
+            shared_kinds = {tag.split(":", 1)[0] for tag in shared.split("|")}
+            if "group" in shared_kinds:
+                reason = "same_group"
+            elif "agency" in shared_kinds:
+                reason = "same_agency"
+            elif len(shared.split("|")) >= 3 and "genre" in shared_kinds:
+                reason = "similar_genre"
+            else:
+                continue  # one or two broad tags in common is not a relation
+            neighbours.append({"id": sid, "name": name, "reason": reason, "score": float(score)})
+        return neighbours
+
+    # -- writes
+
+    def remember_artist(
+        self,
+        artist: dict[str, Any],
+        typed: str,
+        curated: StoredArtist | None,
+        trace: Trace,
+        deadline: Deadline,
+    ) -> None:
+        """Store a Spotify artist we found, linking a curated row and learning what was typed."""
+
+        def work(cursor):
+            with self.transaction(cursor):
+                row_id = self._artist_row(cursor, artist["id"], artist["name"], curated)
+                self._add_alias(cursor, artist["name"], row_id, "name")
+                if typed:
+                    self._add_alias(cursor, typed, row_id, "learned")
+
+        self.use("remember_artist", work, None, trace, deadline)
+
+    def remember_cocredits(
+        self, artist: dict[str, Any], tracks: list[dict[str, Any]], trace, deadline
+    ):
+        """Artists credited on this artist's tracks are related to it, both ways."""
+        others = cocredits(artist["id"], tracks)
+        if not others:
+            return
+
+        def work(cursor):
+            with self.transaction(cursor):
+                me = self._artist_row(cursor, artist["id"], artist["name"], None)
+                for other in others:
+                    row = self._artist_row(cursor, other["id"], other["name"], None)
+                    cursor.executemany(
+                        "INSERT INTO related_artists (artist_id, related_id, source, score)"
+                        " VALUES (%s, %s, 'cocredit', %s)"
+                        " ON DUPLICATE KEY UPDATE score = GREATEST(score, VALUES(score))",
+                        [(me, row, other["score"]), (row, me, other["score"])],
+                    )
+
+        self.use("remember_cocredits", work, None, trace, deadline)
+
+    def learn_alias(
+        self, typed: str, artist: dict[str, Any], trace: Trace, deadline: Deadline
+    ) -> None:
+        """A user confirmed that `typed` meant this artist (they tapped our "did you mean")."""
+
+        def work(cursor):
+            with self.transaction(cursor):
+                row_id = self._artist_row(cursor, artist["id"], artist["name"], None)
+                self._add_alias(cursor, typed, row_id, "confirmed")
+
+        self.use("learn_alias", work, None, trace, deadline)
+
+    @staticmethod
+    def _artist_row(cursor, spotify_id: str, name: str, curated: StoredArtist | None) -> int:
+        """The row of a Spotify artist: existing, a curated row it claims, or new. Race-safe."""
+        cursor.execute("SELECT id FROM artists WHERE spotify_id = %s", (spotify_id,))
+        row = cursor.fetchone()
+        if row:
+            return row[0]
+        key = name_key(name)
+        if curated is None or name_key(curated.name) != key:
+            cursor.execute(
+                "SELECT id FROM artists WHERE name_key = %s AND spotify_id IS NULL"
+                " ORDER BY id LIMIT 1",
+                (key,),
+            )
+            row = cursor.fetchone()
+            curated = StoredArtist(row[0], None, name) if row else None
+        if curated is not None and curated.spotify_id is None:
+            with contextlib.suppress(pymysql.IntegrityError):
+                claimed = cursor.execute(
+                    "UPDATE artists SET spotify_id = %s WHERE id = %s AND spotify_id IS NULL",
+                    (spotify_id, curated.row_id),
+                )
+                if claimed:
+                    return curated.row_id
+        # Another container may insert the same artist at the same moment: the unique key decides.
+        cursor.execute(
+            "INSERT INTO artists (spotify_id, name, name_key) VALUES (%s, %s, %s)"
+            " ON DUPLICATE KEY UPDATE id = LAST_INSERT_ID(id)",
+            (spotify_id, name[:200], key[:200]),
+        )
+        return cursor.lastrowid
+
+    @staticmethod
+    def _add_alias(cursor, alias: str, row_id: int, source: str) -> None:
+        """First writer wins: a learned alias never overrides a curated or earlier one."""
+        key = name_key(alias)
+        if key:
+            cursor.execute(
+                "INSERT INTO aliases (alias_key, alias, artist_id, source) VALUES (%s, %s, %s, %s)"
+                " ON DUPLICATE KEY UPDATE alias_key = alias_key",
+                (key[:200], alias[:200], row_id, source),
+            )
+
+    # -- operator commands
+
+    def create_schema(self) -> None:
+        settings = self._settings
+        with (
+            contextlib.closing(
+                pymysql.connect(
+                    host=settings.mysql_host,
+                    port=settings.mysql_port,
+                    user=settings.mysql_user,
+                    password=settings.mysql_password,
+                    charset="utf8mb4",
+                    autocommit=True,
+                    connect_timeout=5,
+                )
+            ) as conn,
+            conn.cursor() as cursor,
+        ):
+            cursor.execute(
+                f"CREATE DATABASE IF NOT EXISTS `{settings.mysql_database.replace('`', '')}`"
+                " CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+            )
+            cursor.execute(f"USE `{settings.mysql_database.replace('`', '')}`")
+            for statement in SCHEMA:
+                cursor.execute(statement)
+
+    def load_artists(self, rows: list[CuratedArtist]) -> dict[str, int]:
+        """Upsert curated artists, aliases and tags; running it twice changes nothing."""
+        counts = {"artists_added": 0, "artists_updated": 0, "aliases": 0, "tags": 0}
+        with self._lock, self._connection(None).cursor() as cursor, self.transaction(cursor):
+            for row in rows:
+                key = name_key(row.name)
+                cursor.execute(
+                    "SELECT id FROM artists WHERE name_key = %s"
+                    " ORDER BY spotify_id IS NULL, id LIMIT 1",
+                    (key,),
+                )
+                found = cursor.fetchone()
+                if found:
+                    row_id = found[0]
+                    counts["artists_updated"] += 1
+                else:
+                    cursor.execute(
+                        "INSERT INTO artists (name, name_key) VALUES (%s, %s)", (row.name, key)
+                    )
+                    row_id = cursor.lastrowid
+                    counts["artists_added"] += 1
+                for alias in (row.name, *row.aliases):
+                    cursor.execute(
+                        "INSERT INTO aliases (alias_key, alias, artist_id, source)"
+                        " VALUES (%s, %s, %s, 'curated') ON DUPLICATE KEY UPDATE"
+                        " alias = VALUES(alias), artist_id = VALUES(artist_id), source = 'curated'",
+                        (name_key(alias), alias, row_id),
+                    )
+                    counts["aliases"] += 1
+                cursor.executemany(
+                    "INSERT IGNORE INTO tags (artist_id, tag) VALUES (%s, %s)",
+                    [(row_id, tag) for tag in row.tags],
+                )
+                counts["tags"] += len(row.tags)
+        return counts
+
+
+@dataclasses.dataclass(frozen=True)
+class CuratedArtist:
+    name: str
+    aliases: tuple[str, ...]
+    tags: tuple[str, ...]
+
+
+def read_curated_csv(lines: Iterable[str]) -> tuple[list[CuratedArtist], list[str]]:
+    """Parse `name,aliases,tags` rows (`|`-separated lists). Returns rows and rejection reasons."""
+    reader = csv.DictReader(lines)
+    if reader.fieldnames is None or [f.strip() for f in reader.fieldnames] != [
+        "name",
+        "aliases",
+        "tags",
+    ]:
+        return [], ["line 1: header must be exactly name,aliases,tags"]
+    rows, rejected, owner_of_key = [], [], {}
+    for line_no, record in enumerate(reader, start=2):
+        name = clean_query(record.get("name"))
+        aliases = tuple(
+            a for a in (clean_query(x) for x in (record.get("aliases") or "").split("|")) if a
+        )
+        tags = tuple(t.strip() for t in (record.get("tags") or "").split("|") if t.strip())
+        problem = None
+        if not name_key(name):
+            problem = "name is empty"
+        elif len(name) > 200 or any(len(alias) > 200 for alias in aliases):
+            problem = "name or alias longer than 200 characters"
+        elif bad := [tag for tag in tags if not TAG_PATTERN.match(tag) or len(tag) > 64]:
+            problem = f"malformed tag(s) {', '.join(bad)} (expected kind:value, lowercase)"
+        else:
+            clash = next(
+                (a for a in (name, *aliases) if owner_of_key.get(name_key(a), name) != name), None
+            )
+            if clash:
+                problem = f"alias {clash!r} already belongs to {owner_of_key[name_key(clash)]!r}"
+        if problem:
+            rejected.append(f"line {line_no}: {problem}")
+            continue
+        for alias in (name, *aliases):
+            owner_of_key[name_key(alias)] = name
+        rows.append(CuratedArtist(name=name, aliases=aliases, tags=tags))
+    return rows, rejected
+
+
+# ---- Spotify --------------------------------------------------------------------------------
+
+
+class SpotifyError(Exception):
+    def __init__(self, status: int, message: str, reason: str = "", retry_after: float = 0.0):
+        super().__init__(f"{status} {message}")
+        self.status = status
+        self.message = message
+        self.reason = reason
+        self.retry_after = retry_after
+
+
+class SpotifyUnavailable(SpotifyError):
+    """Spotify cannot answer now (network, 5xx, rate limit): answer from what we have."""
+
+
+class _ThreadTimeoutSpotify(spotipy.Spotify):
+    """spotipy's client with a per-thread request timeout.
+
+    One client (one token, one connection pool) serves the whole container, while each call
+    carries the timeout its own request's budget leaves, even when calls run in parallel.
+    """
+
+    _timeouts = threading.local()
+
+    @property
+    def requests_timeout(self) -> float:
+        return getattr(self._timeouts, "value", 2.0)
+
+    @requests_timeout.setter
+    def requests_timeout(self, value: float) -> None:
+        self._timeouts.value = value
+
+
+class SpotifyGateway:
+    """The Spotify Web API through spotipy: Client Credentials, one token per container,
+    explicit timeouts, no retries and never a sleep on Retry-After (it can say hours)."""
+
+    def __init__(self, settings: Settings):
+        session = requests.Session()
+        no_retries = Retry(total=0, connect=0, read=0, redirect=0, status=0, raise_on_status=False)
+        adapter = HTTPAdapter(max_retries=no_retries, pool_maxsize=8)
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
+        self._auth = SpotifyClientCredentials(
+            client_id=settings.spotify_client_id,
+            client_secret=settings.spotify_client_secret,
+            requests_session=session,
+            requests_timeout=1.5,
+            cache_handler=MemoryCacheHandler(),  # the default file cache fails on Lambda's disk
+        )
+        self._auth.OAUTH_TOKEN_URL = settings.spotify_token_url
+        self._client = _ThreadTimeoutSpotify(
+            auth_manager=self._auth, requests_session=session, retries=0, status_retries=0
+        )
+        self._client.prefix = settings.spotify_api_url
+        self._market = settings.spotify_market
+        self._token_lock = threading.Lock()
+        self.blocked_until = 0.0  # epoch seconds; a 429 names when calls may resume
+
+    # -- calls
+
+    def _token(self, deadline: Deadline, trace: Trace) -> None:
+        """Fetch a token only when the container has none valid; parallel calls share one fetch."""
+        with self._token_lock:
+            cached = self._auth.cache_handler.get_cached_token()
+            if cached and not self._auth.is_token_expired(cached):
+                return
+            trace.spotify_calls.append("token")
+            self._auth.requests_timeout = deadline.timeout(1.5)
+            try:
+                self._auth.get_access_token(as_dict=False)
+            except SpotifyOauthError as error:
+                raise SpotifyError(
+                    400, f"token refused: {error.error}", reason="invalid_client"
+                ) from None
+            except requests.RequestException as error:
+                raise SpotifyUnavailable(
+                    0, f"token request failed: {type(error).__name__}"
+                ) from None
+
+    def _call(self, endpoint: str, deadline: Deadline, trace: Trace, request: Callable) -> Any:
+        if time.time() < self.blocked_until:
+            raise SpotifyUnavailable(
+                429, "rate limited", retry_after=self.blocked_until - time.time()
+            )
+        for attempt in (1, 2):
+            self._token(deadline, trace)
+            trace.spotify_calls.append(endpoint)
+            self._client.requests_timeout = deadline.timeout(2.0)
+            try:
+                result = request(self._client)
+            except spotipy.SpotifyException as error:
+                if error.http_status == 401 and attempt == 1:
+                    self._auth.cache_handler.save_token_to_cache(None)  # expired: fetch one more
+                    continue
+                raise self._error(error) from None
+            except requests.RequestException as error:
+                raise SpotifyUnavailable(0, f"{type(error).__name__}") from None
+            if not isinstance(result, dict):  # spotipy turns a body that is not JSON into None
+                raise SpotifyUnavailable(0, "response is not JSON")
+            return result
+        raise SpotifyError(401, "token rejected twice")
+
+    def _error(self, error: spotipy.SpotifyException) -> SpotifyError:
+        status, reason = error.http_status, error.reason or ""
+        message = str(error.msg).split("\n")[-1].strip()[:200]
+        if status == 429:
+            retry_after = _retry_after_seconds((error.headers or {}).get("Retry-After"))
+            self.blocked_until = max(self.blocked_until, time.time() + retry_after)
+            return SpotifyUnavailable(status, message, reason, retry_after)
+        if status >= 500:
+            return SpotifyUnavailable(status, message, reason)
+        return SpotifyError(status, message, reason)
+
+    # -- the endpoints the bot uses
+
+    def search_artists(self, name: str, deadline: Deadline, trace: Trace) -> list[dict[str, Any]]:
+        result = self._call(
+            "search_artist",
+            deadline,
+            trace,
+            lambda sp: sp.search(
+                q=name, type="artist", limit=SPOTIFY_SEARCH_LIMIT, market=self._market
+            ),
+        )
+        items = _as_dict(result.get("artists")).get("items") or []
+        return [artist for item in items if (artist := artist_from_spotify(item))]
+
+    def artist(self, artist_id: str, deadline: Deadline, trace: Trace) -> dict[str, Any] | None:
+        return artist_from_spotify(
+            self._call("artist", deadline, trace, lambda sp: sp.artist(artist_id))
+        )
+
+    def top_tracks(self, artist_id: str, deadline: Deadline, trace: Trace) -> list[dict[str, Any]]:
+        result = self._call(
+            "top_tracks",
+            deadline,
+            trace,
+            # spotipy sends `country=`; the API documents `market=`, so ask for it directly.
+            lambda sp: sp._get(f"artists/{artist_id}/top-tracks", market=self._market),
+        )
+        return [track for item in result.get("tracks") or [] if (track := track_from_spotify(item))]
+
+    def search_tracks(self, artist: dict[str, Any], deadline: Deadline, trace: Trace) -> list[dict]:
+        """Tracks of this artist by search: kept to tracks crediting its id, one per title."""
+        quoted = artist["name"].replace('"', " ")
+        result = self._call(
+            "search_tracks",
+            deadline,
+            trace,
+            lambda sp: sp.search(
+                q=f'artist:"{quoted}"',
+                type="track",
+                limit=SPOTIFY_SEARCH_LIMIT,
+                market=self._market,
+            ),
+        )
+        items = _as_dict(result.get("tracks")).get("items") or []
+        tracks = [track for item in items if (track := track_from_spotify(item))]
+        return distinct_titles(
+            t for t in tracks if any(a["id"] == artist["id"] for a in t["artists"])
+        )
+
+    def related_artists(self, artist_id: str, deadline: Deadline, trace: Trace) -> list[dict]:
+        result = self._call(
+            "related_artists",
+            deadline,
+            trace,
+            lambda sp: sp._get(f"artists/{artist_id}/related-artists"),
+        )
+        return [
+            artist for item in result.get("artists") or [] if (artist := artist_from_spotify(item))
+        ]
+
+
+def _retry_after_seconds(value: Any) -> float:
+    try:
+        return max(1.0, float(value))
+    except (TypeError, ValueError):
+        return 30.0  # no usable header: back off a little, not for hours
+
+
+def _spotify_url(obj: dict[str, Any], kind: str, item_id: str) -> str:
+    url = _as_dict(obj.get("external_urls")).get("spotify")
+    return (
+        url
+        if isinstance(url, str) and url.startswith("https://")
+        else f"https://open.spotify.com/{kind}/{item_id}"
+    )
+
+
+def _image_url(images: Any, width: int) -> str:
+    """The image closest to `width` pixels wide (Spotify lists 640, 300 and 64 or so)."""
+    usable = (
+        [i for i in images if isinstance(i, dict) and isinstance(i.get("url"), str)]
+        if isinstance(images, list)
+        else []
+    )
+    if not usable:
+        return ""
+
+    def distance(image: dict) -> int:
+        size = image.get("width")
+        return abs(size - width) if isinstance(size, int) else width
+
+    return min(usable, key=distance)["url"]
+
+
+def artist_from_spotify(obj: Any) -> dict[str, Any] | None:
+    """The fields the bot shows, from a Spotify artist object; None when it is not one."""
+    if (
+        not isinstance(obj, dict)
+        or not isinstance(obj.get("id"), str)
+        or not isinstance(obj.get("name"), str)
+    ):
+        return None
+    followers = _as_dict(obj.get("followers")).get("total")
+    return {
+        "id": obj["id"],
+        "name": obj["name"],
+        "image": _image_url(obj.get("images"), 640),
+        "url": _spotify_url(obj, "artist", obj["id"]),
+        "genres": [g for g in obj.get("genres") or [] if isinstance(g, str)][:5],
+        "followers": followers if isinstance(followers, int) else None,
+    }
+
+
+def track_from_spotify(obj: Any) -> dict[str, Any] | None:
+    if (
+        not isinstance(obj, dict)
+        or not isinstance(obj.get("id"), str)
+        or not isinstance(obj.get("name"), str)
+    ):
+        return None
+    album = _as_dict(obj.get("album"))
+    artists = [
+        {"id": a["id"], "name": a["name"]}
+        for a in obj.get("artists") or []
+        if isinstance(a, dict) and isinstance(a.get("id"), str) and isinstance(a.get("name"), str)
+    ]
+    return {
+        "id": obj["id"],
+        "name": obj["name"],
+        "album": album.get("name") if isinstance(album.get("name"), str) else "",
+        "image": _image_url(album.get("images"), 300),
+        "url": _spotify_url(obj, "track", obj["id"]),
+        "artists": artists,
+    }
+
+
+_BRACKETED = re.compile(r"\s*[(\[][^)\]]*[)\]]|\s+-\s+.*$")
+
+
+def distinct_titles(tracks: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One track per title: "Love wins all" and "Love wins all (Live)" are the same song here."""
+    seen, kept = set(), []
+    for track in tracks:
+        key = name_key(_BRACKETED.sub("", track["name"])) or name_key(track["name"])
+        if key not in seen:
+            seen.add(key)
+            kept.append(track)
+    return kept
+
+
+def cocredits(artist_id: str, tracks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Artists credited with this one, most shared tracks first."""
+    counts: dict[str, dict[str, Any]] = {}
+    for track in tracks:
+        for other in track["artists"]:
+            if other["id"] != artist_id:
+                entry = counts.setdefault(other["id"], {**other, "reason": "cocredit", "score": 0})
+                entry["score"] += 1
+    return sorted(counts.values(), key=lambda entry: -entry["score"])
+
+
+# ---- Look-up ------------------------------------------------------------------------------
+
+REMOVED_ENDPOINT_TTL_S = 7 * 86400  # re-check now and then: an app can be granted extended quota
+ANSWER_MEMORY_TTL_S = 300  # a whole answer, for repeats in the same container
+
+
+@dataclasses.dataclass
+class ArtistAnswer:
+    artist: dict[str, Any]
+    tracks: list[dict[str, Any]]
+    tracks_are_top: bool
+    related: list[dict[str, Any]]
+    tags: list[str]
+    notes: list[str] = dataclasses.field(default_factory=list)
+
+
+@dataclasses.dataclass(frozen=True)
+class NotFound:
+    query: str
+    suggestion: dict[str, Any] | None = None  # Spotify's top hit when it did not look plausible
+
+
+class Lookup:
+    """One request's look-up: memory, DynamoDB, MySQL, then Spotify, cheapest first."""
+
+    def __init__(self, app: SkillApp, deadline: Deadline, trace: Trace):
+        self.app = app
+        self.settings = app.settings
+        self.deadline = deadline
+        self.trace = trace
+        self.cache = Cache(app.memory, app.dynamo, trace)
+        self.store = app.store
+        self.spotify = app.spotify
+
+    def answer(self, request: SkillRequest) -> ArtistAnswer | NotFound:
+        try:
+            with self.trace.stage("resolve"):
+                found = self.resolve(request)
+            if isinstance(found, NotFound):
+                return found
+            artist_id, snapshot = found
+            remembered = self.app.memory.get(f"answer#{artist_id}")
+            if remembered is not None:
+                self.trace.layers["answer"] = "memory"
+                answer = ArtistAnswer(**remembered)
+            else:
+                try:
+                    answer = self.assemble(artist_id, snapshot, request.query)
+                except SpotifyError as error:
+                    if request.artist_id and error.status in (400, 404):
+                        return NotFound(request.query)  # a stale or forged button id
+                    raise
+            if request.confirms_alias:
+                self.learn_confirmed_alias(request.confirms_alias, answer.artist)
+            return answer
+        finally:
+            with self.trace.stage("cache_write"):
+                self.cache.flush()
+
+    # -- which artist
+
+    def resolve(self, request: SkillRequest) -> tuple[str, dict | None] | NotFound:
+        if request.artist_id:
+            self.trace.layers["name"] = "button"
+            return request.artist_id, None
+        key = name_key(request.query)
+        if not key:
+            return NotFound(request.query)  # only symbols or emoji: nothing to search for
+        known, layer = self.cache.get(f"name#{key}")
+        if known is not None:
+            self.trace.layers["name"] = layer
+            if known.get("missing"):
+                return NotFound(request.query, known.get("suggestion"))
+            return known["id"], None
+        stored = self.store.find_alias(key, self.trace, self.deadline) if self.store else None
+        if stored and stored.spotify_id:
+            self.trace.layers["name"] = "mysql"
+            self.cache.put(f"name#{key}", {"id": stored.spotify_id}, self.settings.cache_seconds)
+            return stored.spotify_id, None
+        self.trace.layers["name"] = "spotify"
+        asked = stored.name if stored else request.query
+        candidates = self.spotify.search_artists(asked, self.deadline, self.trace)
+        best = pick_artist(asked, candidates)
+        if best is None:
+            suggestion = (
+                {"id": candidates[0]["id"], "name": candidates[0]["name"]} if candidates else None
+            )
+            self.cache.put(
+                f"name#{key}",
+                {"missing": True, "suggestion": suggestion},
+                self.settings.negative_cache_seconds,
+            )
+            return NotFound(request.query, suggestion)
+        if self.store:
+            linked = stored if stored and name_key(stored.name) == name_key(best["name"]) else None
+            self.store.remember_artist(best, request.query, linked, self.trace, self.deadline)
+        self.cache.put(f"name#{key}", {"id": best["id"]}, self.settings.cache_seconds)
+        return best["id"], best
+
+    def learn_confirmed_alias(self, typed: str, artist: dict[str, Any]) -> None:
+        key = name_key(typed)
+        if key and len(typed) <= MAX_QUERY_CHARS:
+            self.cache.put(f"name#{key}", {"id": artist["id"]}, self.settings.cache_seconds)
+            if self.store:
+                self.store.learn_alias(typed, artist, self.trace, self.deadline)
+
+    # -- what to show
+
+    def assemble(self, artist_id: str, snapshot: dict | None, asked: str) -> ArtistAnswer:
+        """The artist's card data, tracks and related artists: cached parts first, the rest in
+        parallel from Spotify and MySQL, cut short when the budget runs out."""
+        keys = [f"artist#{artist_id}", "endpoint#top-tracks", "endpoint#related-artists"]
+        with self.trace.stage("cache_read"):
+            found = self.cache.get_many(keys)
+        cached = {key: value for key, (value, _) in found.items()}
+        bundle = dict(cached.get(f"artist#{artist_id}") or {})
+        self.trace.layers["artist"] = found[keys[0]][1] if bundle else "spotify"
+        removed = {
+            name for name in ("top-tracks", "related-artists") if f"endpoint#{name}" in cached
+        }
+        if snapshot and "artist" not in bundle:
+            bundle["artist"] = snapshot
+
+        pool = self.app.pool
+        fetched_artist = None
+        if "artist" not in bundle:
+            fetched_artist = pool.submit(self.spotify.artist, artist_id, self.deadline, self.trace)
+        name_hint = bundle.get("artist", {}).get("name") or asked
+        tracks_job = None
+        if "tracks" not in bundle:
+            tracks_job = pool.submit(self.fetch_tracks, artist_id, name_hint, removed)
+        related_job = None
+        if "spotify_related" not in bundle and "related-artists" not in removed:
+            related_job = pool.submit(self.fetch_spotify_related, artist_id)
+
+        with self.trace.stage("mysql_read"):
+            knowledge = (
+                self.store.knowledge(artist_id, self.trace, self.deadline) if self.store else None
+            )
+        notes: list[str] = []
+        with self.trace.stage("spotify"):
+            if fetched_artist is not None:
+                bundle["artist"] = fetched_artist.result(timeout=self.deadline.left() + 0.05)
+                if bundle["artist"] is None:
+                    raise SpotifyError(404, "artist not found")
+            tracks = self._finish(tracks_job, notes, "곡 정보") if tracks_job else None
+            if tracks and tracks[0]:  # an empty list is not worth keeping for days
+                bundle["tracks"], bundle["tracks_are_top"] = tracks
+            spotify_related = self._finish(related_job, notes, None) if related_job else None
+            if spotify_related is not None:
+                bundle["spotify_related"] = spotify_related
+
+        artist = bundle["artist"]
+        if tracks_job and "tracks" in bundle and self.store:
+            self.store.remember_cocredits(artist, bundle["tracks"], self.trace, self.deadline)
+        if fetched_artist or tracks_job or related_job:
+            self.cache.put(f"artist#{artist_id}", bundle, self.settings.cache_seconds)
+
+        answer = ArtistAnswer(
+            artist=artist,
+            tracks=bundle.get("tracks", []),
+            tracks_are_top=bundle.get("tracks_are_top", False),
+            related=rank_related(artist, bundle, knowledge),
+            tags=knowledge.tags if knowledge else [],
+            notes=notes,
+        )
+        if not notes and (knowledge is not None or self.store is None):
+            # Complete answers only: a partial one must not hide the full one for five minutes.
+            self.cache.put(
+                f"answer#{artist_id}", dataclasses.asdict(answer), ANSWER_MEMORY_TTL_S, shared=False
+            )
+        return answer
+
+    def _finish(self, job: concurrent.futures.Future, notes: list[str], what: str | None):
+        """A parallel job's result, or None and a note for the user when it failed or ran late."""
+        try:
+            return job.result(timeout=self.deadline.left())
+        except concurrent.futures.TimeoutError:
+            log_fields(
+                logging.WARNING,
+                "budget ran out",
+                request_id=self.trace.request_id,
+                waiting_for=what,
+            )
+        except SpotifyError as error:
+            log_spotify_error(error, self.trace)
+        if what:
+            notes.append(f"지금은 {what}를 불러오지 못했어요. 잠시 뒤에 다시 물어봐 주세요.")
+        return None
+
+    def fetch_tracks(self, artist_id: str, name: str, removed: set[str]) -> tuple[list[dict], bool]:
+        if "top-tracks" not in removed:
+            try:
+                return self.spotify.top_tracks(artist_id, self.deadline, self.trace), True
+            except SpotifyError as error:
+                if error.status not in (403, 404):
+                    raise
+                self.remember_removed("top-tracks", error)
+        tracks = self.spotify.search_tracks(
+            {"id": artist_id, "name": name}, self.deadline, self.trace
+        )
+        return tracks, False
+
+    def fetch_spotify_related(self, artist_id: str) -> list[dict[str, Any]] | None:
+        try:
+            artists = self.spotify.related_artists(artist_id, self.deadline, self.trace)
+        except SpotifyError as error:
+            if error.status not in (403, 404):
+                raise
+            self.remember_removed("related-artists", error)
+            return None
+        return [{"id": a["id"], "name": a["name"], "reason": "spotify"} for a in artists]
+
+    def remember_removed(self, endpoint: str, error: SpotifyError) -> None:
+        """Development-mode apps lost this endpoint: no later request pays for asking again."""
+        log_fields(
+            logging.INFO,
+            "spotify endpoint unavailable to this app, using the fallback",
+            request_id=self.trace.request_id,
+            endpoint=endpoint,
+            status=error.status,
+        )
+        self.cache.put(f"endpoint#{endpoint}", {"status": error.status}, REMOVED_ENDPOINT_TTL_S)
+
+
+def rank_related(
+    artist: dict[str, Any], bundle: dict[str, Any], knowledge: Knowledge | None
+) -> list[dict]:
+    """Related artists from every source, best first, each once: Spotify's own list where the
+    app still has it, then the bot's knowledge (co-credits, shared tags); co-credits on the
+    tracks at hand stand in when MySQL is unavailable."""
+    sources = [bundle.get("spotify_related") or []]
+    if knowledge is not None:
+        sources.append(knowledge.related)
+    sources.append(cocredits(artist["id"], bundle.get("tracks", [])))
+    seen = {artist["id"], name_key(artist["name"])}
+    ranked = []
+    for source in sources:
+        for entry in source:
+            keys = {entry.get("id"), name_key(entry["name"])} - {None}
+            if keys & seen:
+                continue
+            seen |= keys
+            ranked.append({"id": entry.get("id"), "name": entry["name"], "reason": entry["reason"]})
+    return ranked[:SHOWN_RELATED]
+
+
+def log_spotify_error(error: SpotifyError, trace: Trace) -> None:
+    if error.status == 403 and "premium" in error.message.lower():
+        message = "spotify refuses the app: its owner needs an active Premium subscription"
+    elif error.reason == "invalid_client":
+        message = "spotify rejected the client id/secret"
+    elif error.status == 429:
+        message = "spotify rate limit: not calling it until the time it named"
+    else:
+        message = "spotify call failed"
+    log_fields(
+        logging.ERROR if error.status in (400, 401, 403) else logging.WARNING,
+        message,
+        request_id=trace.request_id,
+        status=error.status,
+        reason=error.reason,
+        detail=error.message,
+        retry_after_s=round(error.retry_after) or None,
+    )
+
+
+# ---- Rendering: Kakao skill 2.0 (pure) -----------------------------------------------------
+# Limits from Kakao's "응답 타입별 JSON 포맷", strictest reading; lengths in UTF-16 units as
+# KakaoTalk's clients count them.
+
+TEXT_MAX = 1000
+TITLE_MAX = 50
+BASIC_CARD_DESCRIPTION_MAX = 230
+LIST_ITEM_TEXT_MAX = 50
+LABEL_MAX = 14
+ALT_TEXT_MAX = 50
+QUICK_REPLIES_MAX = 10
+OUTPUTS_MAX = 3
+LIST_ITEMS_MAX = 5
+
+UNNAMED = "(이름 없음)"
+REASON_LABELS = {
+    "spotify": "Spotify 추천",
+    "cocredit": "함께 작업",
+    "same_group": "같은 그룹",
+    "same_agency": "같은 소속사",
+    "similar_genre": "비슷한 장르",
+}
+TAG_LABELS = {
+    "type:solo": "솔로",
+    "type:group": "그룹",
+    "type:band": "밴드",
+    "type:duo": "듀오",
+    "gender:female": "여성",
+    "gender:male": "남성",
+    "gender:mixed": "혼성",
+}
+
+
+def utf16_len(text: str) -> int:
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
+
+
+def clip(text: str, limit: int) -> str:
+    """`text` within `limit` UTF-16 units, cut on a character boundary with an ellipsis."""
+    text = "".join(ch for ch in text if not 0xD800 <= ord(ch) <= 0xDFFF)
+    if utf16_len(text) <= limit:
+        return text
+    out, used = [], 1  # room for the ellipsis
+    for ch in text:
+        used += 2 if ord(ch) > 0xFFFF else 1
+        if used > limit:
+            break
+        out.append(ch)
+    return "".join(out).rstrip() + "…"
+
+
+def required(text: str, limit: int, fallback: str) -> str:
+    """A field Kakao requires non-blank: clipped, or the fallback when nothing visible is left."""
+    return clip(text, limit).strip() or fallback
+
+
+def web_url(url: Any) -> str:
+    return url if isinstance(url, str) and url.startswith(("https://", "http://")) else ""
+
+
+def simple_text(text: str) -> dict[str, Any]:
+    return {"simpleText": {"text": required(text, TEXT_MAX, "…")}}
+
+
+def quick_reply(label: str, message: str, extra: dict[str, str] | None = None) -> dict[str, Any]:
+    reply = {
+        "label": required(label, LABEL_MAX, "…"),
+        "action": "message",
+        "messageText": required(message, TEXT_MAX, "…"),
+    }
+    if extra:
+        reply["extra"] = extra
+    return reply
+
+
+def artist_quick_reply(name: str, artist_id: str | None, **extra: str) -> dict[str, Any]:
+    """A tap away: the name as the message, the Spotify id as `extra` so no search is needed."""
+    payload = {"artist_id": artist_id, "artist_name": name, **extra} if artist_id else None
+    return quick_reply(name, name, payload)
+
+
+def skill_response(
+    outputs: list[dict[str, Any]],
+    quick_replies: Iterable[dict[str, Any]] = (),
+    data: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    template: dict[str, Any] = {"outputs": outputs[:OUTPUTS_MAX] or [simple_text(SORRY)]}
+    replies = list(quick_replies)[:QUICK_REPLIES_MAX]
+    if replies:
+        template["quickReplies"] = replies
+    body: dict[str, Any] = {"version": "2.0", "template": template}
+    if data:
+        body["data"] = {key: value for key, value in data.items() if isinstance(value, str)}
+    return body
+
+
+def tag_labels(tags: Iterable[str], genres: Iterable[str]) -> list[str]:
+    labels = []
+    for tag in tags:
+        kind, _, value = tag.partition(":")
+        if tag in TAG_LABELS:
+            labels.append(TAG_LABELS[tag])
+        elif kind == "genre":
+            labels.append(value.upper() if value.startswith("k-") else value)
+        elif kind == "agency":
+            labels.append(value.upper())
+        elif kind == "gen":
+            labels.append(f"{value.rstrip('ndrth')}세대")
+        elif kind == "group":
+            labels.append(f"{value.upper()} 멤버")
+    labels.extend(genre for genre in genres if genre not in labels)
+    return list(dict.fromkeys(labels))
+
+
+def artist_card(answer: ArtistAnswer) -> dict[str, Any]:
+    artist = answer.artist
+    lines = []
+    labels = tag_labels(answer.tags, artist.get("genres") or [])
+    if labels:
+        lines.append(" ".join(f"#{label.replace(' ', '')}" for label in labels[:6]))
+    if artist.get("followers"):
+        lines.append(f"Spotify 팔로워 {artist['followers']:,}명")
+    lines.append("음악 정보 제공: Spotify")
+    button = {
+        "label": "Spotify에서 듣기",
+        "action": "webLink",
+        "webLinkUrl": web_url(artist["url"]),
+    }
+    card: dict[str, Any] = {
+        "title": required(artist["name"], TITLE_MAX, UNNAMED),
+        "description": clip("\n".join(lines), BASIC_CARD_DESCRIPTION_MAX),
+        "buttons": [button] if button["webLinkUrl"] else [],
+    }
+    image = web_url(artist.get("image"))
+    if not image:
+        return {"textCard": card}  # a basicCard needs a thumbnail
+    thumbnail = {
+        "imageUrl": image,
+        "altText": clip(f"{artist['name']} 사진", ALT_TEXT_MAX),
+        "fixedRatio": True,  # Spotify's artist images are square
+    }
+    if button["webLinkUrl"]:
+        thumbnail["link"] = {"web": button["webLinkUrl"]}
+    card["thumbnail"] = thumbnail
+    return {"basicCard": card}
+
+
+def track_list_card(answer: ArtistAnswer) -> dict[str, Any]:
+    artist = answer.artist
+    heading = "인기곡" if answer.tracks_are_top else "대표곡"
+    items = []
+    for track in answer.tracks[:LIST_ITEMS_MAX]:
+        item: dict[str, Any] = {"title": required(track["name"], LIST_ITEM_TEXT_MAX, UNNAMED)}
+        album = clip(track.get("album") or "", LIST_ITEM_TEXT_MAX).strip()
+        if album:
+            item["description"] = album
+        if web_url(track.get("image")):
+            item["imageUrl"] = track["image"]
+        if web_url(track.get("url")):
+            item["link"] = {"web": track["url"]}
+        items.append(item)
+    card: dict[str, Any] = {
+        "header": {"title": required(f"{artist['name']}의 {heading}", TITLE_MAX, heading)},
+        "items": items,
+    }
+    if web_url(artist.get("url")):
+        card["buttons"] = [
+            {"label": "Spotify에서 더 보기", "action": "webLink", "webLinkUrl": artist["url"]}
+        ]
+    return {"listCard": card}
+
+
+def related_text(answer: ArtistAnswer) -> str:
+    lines = []
+    if answer.related:
+        lines.append("🎧 이런 아티스트는 어때요?")
+        lines.extend(
+            f"• {entry['name']} · {REASON_LABELS.get(entry['reason'], '관련 아티스트')}"
+            for entry in answer.related
+        )
+        lines.append("아래 버튼을 누르면 바로 알려 드릴게요.")
+    lines.extend(answer.notes)
+    return "\n".join(lines)
+
+
+def render_artist(answer: ArtistAnswer) -> dict[str, Any]:
+    outputs = [artist_card(answer)]
+    if answer.tracks:
+        outputs.append(track_list_card(answer))
+    text = related_text(answer)
+    if text:
+        outputs.append(simple_text(text))
+    replies = [artist_quick_reply(entry["name"], entry.get("id")) for entry in answer.related]
+    artist = answer.artist
+    return skill_response(
+        outputs,
+        replies,
+        data={
+            "artist_name": artist["name"],
+            "artist_id": artist["id"],
+            "spotify_url": artist["url"],
+        },
+    )
+
+
+def render_not_found(found: NotFound) -> dict[str, Any]:
+    shown = clip(found.query, 30)
+    lines = [f"'{shown}'에 해당하는 아티스트를 찾지 못했어요 🥲"]
+    replies = []
+    if found.suggestion:
+        lines.append(f"혹시 {found.suggestion['name']} 말씀이세요? 맞다면 아래 버튼을 눌러 주세요.")
+        suggestion = artist_quick_reply(
+            found.suggestion["name"],
+            found.suggestion["id"],
+            confirms=clip(found.query, MAX_QUERY_CHARS),
+        )
+        replies.append(suggestion)
+    lines.append("이름을 다시 확인하거나 영어 이름으로 입력해 보세요.")
+    replies.extend(quick_reply(name, name) for name in EXAMPLE_ARTISTS)
+    return skill_response([simple_text("\n".join(lines))], replies)
+
+
+def render_text(text: str, examples: bool = False) -> dict[str, Any]:
+    replies = [quick_reply(name, name) for name in EXAMPLE_ARTISTS] if examples else []
+    return skill_response([simple_text(text)], replies)
+
+
+ASK_FOR_NAME = "궁금한 아티스트 이름을 입력해 주세요. 예: 아이유, 뉴진스, BTS"
+NAME_TOO_LONG = f"아티스트 이름이 너무 길어요. {MAX_QUERY_CHARS}자 안으로 입력해 주세요."
+NOT_CONFIGURED = "아직 음악 정보 연결(Spotify)이 설정되지 않았어요. 챗봇 관리자에게 알려 주세요 🙏"
+SPOTIFY_BUSY = "지금은 음악 정보를 불러오기 어려워요. 잠시 뒤에 다시 물어봐 주세요 🙏"
+SORRY = "앗, 잠깐 문제가 생겼어요. 잠시 뒤에 다시 물어봐 주세요 🙏"
+
+
+# ---- Handler --------------------------------------------------------------------------------
+
+
+class SkillApp:
+    """What one container keeps between requests: settings, caches, clients and connections."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.memory = MemoryCache()
+        self.dynamo = DynamoCache(settings.dynamodb_table) if settings.dynamodb_table else None
+        self.store = ArtistStore(settings) if settings.mysql_host else None
+        self.spotify = SpotifyGateway(settings) if settings.spotify_configured else None
+        self.pool = concurrent.futures.ThreadPoolExecutor(
+            max_workers=6, thread_name_prefix="lookup"
+        )
+
+    def answer(self, request: SkillRequest, deadline: Deadline, trace: Trace) -> dict[str, Any]:
+        if not request.query and not request.artist_id:
+            trace.outcome = "empty"
+            return render_text(ASK_FOR_NAME, examples=True)
+        if len(request.query) > MAX_QUERY_CHARS:
+            trace.outcome = "too_long"
+            return render_text(NAME_TOO_LONG)
+        if self.spotify is None:
+            trace.outcome = "not_configured"
+            log_fields(
+                logging.ERROR,
+                "SPOTIFY_CLIENT_ID / SPOTIFY_CLIENT_SECRET are not set: the skill cannot answer",
+                request_id=trace.request_id,
+            )
+            return render_text(NOT_CONFIGURED)
+        try:
+            result = Lookup(self, deadline, trace).answer(request)
+        except SpotifyError as error:
+            log_spotify_error(error, trace)
+            trace.outcome = "spotify_unavailable"
+            return render_text(SPOTIFY_BUSY)
+        except concurrent.futures.TimeoutError:
+            trace.outcome = "timeout"
+            return render_text(SPOTIFY_BUSY)
+        if isinstance(result, NotFound):
+            trace.outcome = "not_found"
+            return render_not_found(result)
+        trace.outcome = "partial" if result.notes else "artist"
+        return render_artist(result)
+
+
+_app: SkillApp | None = None
+_app_lock = threading.Lock()
+
+
+def skill_app() -> SkillApp:
+    """The container's app, built on first use: settings are read once, clients opened lazily."""
+    global _app
+    with _app_lock:
+        if _app is None:
+            configure_logging(os.environ.get("LOG_LEVEL", "INFO").strip().upper())
+            settings = Settings.from_env(environment_with_secret(dict(os.environ)))
+            _app = SkillApp(settings)
+        return _app
+
+
+def http_response(status: int, body: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "statusCode": status,
+        "headers": {"Content-Type": "application/json; charset=utf-8"},
+        "body": json.dumps(body, ensure_ascii=False),
+        "isBase64Encoded": False,
+    }
+
+
+def lambda_handler(event: Any, context: Any = None) -> dict[str, Any]:
+    started = time.perf_counter()
+    app = skill_app()
+    request_id = getattr(context, "aws_request_id", None) or str(uuid.uuid4())
+    trace = Trace(request_id=request_id if isinstance(request_id, str) else str(uuid.uuid4()))
+    deadline = Deadline(app.settings.answer_budget_ms, context)
+    fields: dict[str, Any] = {}
+    try:
+        incoming = read_http_event(event)
+        check_api_key(incoming, app.settings.skill_api_key)
+        if not looks_like_kakao(incoming.body):
+            raise BadRequest(400, "not a Kakao skill request")
+    except BadRequest as refused:
+        trace.outcome = f"refused_{refused.status}"
+        log_fields(
+            logging.WARNING,
+            "request refused",
+            request_id=trace.request_id,
+            status=refused.status,
+            reason=refused.message,
+        )
+        return http_response(refused.status, {"error": refused.message})
+    try:
+        request = skill_request_from(incoming.body)
+        fields = {
+            "query": request.query[:MAX_QUERY_CHARS],
+            "artist_id": request.artist_id,
+            "user": request.user_hash,
+            "surface": request.surface,
+        }
+        body = app.answer(request, deadline, trace)
+    except Exception:
+        trace.outcome = "error"
+        log.exception(
+            "unexpected failure, answered with an apology",
+            extra={"fields": {"request_id": trace.request_id}},
+        )
+        body = render_text(SORRY)
+    elapsed_ms = round((time.perf_counter() - started) * 1000, 2)
+    log_fields(
+        logging.INFO,
+        "skill answered",
+        request_id=trace.request_id,
+        **fields,
+        outcome=trace.outcome,
+        layers=trace.layers,
+        spotify_calls=trace.spotify_calls,
+        mysql_calls=trace.mysql_calls,
+        dynamodb_calls=trace.dynamodb_calls,
+        stages_ms=trace.stages_ms,
+        duration_ms=elapsed_ms,
+        **metrics_block(
+            "KakaoMusicSkill",
+            {
+                "AnswerTime": (elapsed_ms, "Milliseconds"),
+                "SpotifyCalls": (len(trace.spotify_calls), "Count"),
+            },
+        ),
+    )
+    return http_response(200, body)
+
+
+# ---- Command line: operator tools --------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`init-db` creates the MySQL schema and the DynamoDB table; `load-artists FILE.csv` loads
+    curated artists (idempotent)."""
+    args = sys.argv[1:] if argv is None else argv
+    settings = Settings.from_env()
+    configure_logging(settings.log_level)
+    if args[:1] == ["init-db"] and len(args) == 1:
+        if not settings.mysql_host and not settings.dynamodb_table:
+            print("Nothing to do: set MYSQL_HOST and/or DYNAMODB_TABLE.", file=sys.stderr)
+            return 2
+        if settings.mysql_host:
+            ArtistStore(settings).create_schema()
+            where = f"{settings.mysql_host}:{settings.mysql_port}/{settings.mysql_database}"
+            print(f"MySQL: schema ready in {where}")
+        if settings.dynamodb_table:
+            outcome = DynamoCache(settings.dynamodb_table).create_table()
+            print(f"DynamoDB: table {settings.dynamodb_table} {outcome}, TTL on expires_at")
+        return 0
+    if args[:1] == ["load-artists"] and len(args) == 2:
+        if not settings.mysql_host:
+            print("Set MYSQL_HOST (and MYSQL_*) to load artists.", file=sys.stderr)
+            return 2
+        with open(args[1], encoding="utf-8-sig", newline="") as handle:
+            rows, rejected = read_curated_csv(handle)
+        counts = ArtistStore(settings).load_artists(rows)
+        print(f"loaded {len(rows)} rows: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+        for reason in rejected:
+            print(f"rejected {reason}")
+        return 1 if rejected else 0
+    print(main.__doc__, file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
