@@ -754,8 +754,13 @@ class ArtistStore:
 
     def _connection(self, deadline: Deadline | None) -> pymysql.connections.Connection:
         if self._conn is not None:
-            self._conn.ping(reconnect=True)
-            return self._conn
+            try:
+                self._conn.ping(reconnect=False)
+                return self._conn
+            except (pymysql.MySQLError, OSError):  # MySQL dropped an idle connection: reopen
+                with contextlib.suppress(Exception):
+                    self._conn.close()
+                self._conn = None
         settings = self._settings
         self._conn = pymysql.connect(
             host=settings.mysql_host,
@@ -1591,25 +1596,35 @@ class Lookup:
         self.cache.put(f"endpoint#{endpoint}", {"status": error.status}, REMOVED_ENDPOINT_TTL_S)
 
 
+# Strongest evidence first; within a source the order it came in (score, Spotify's own).
+RELATION_PRIORITY = {
+    "spotify": 0,
+    "cocredit": 1,
+    "same_group": 2,
+    "same_agency": 3,
+    "similar_genre": 4,
+}
+
+
 def rank_related(
     artist: dict[str, Any], bundle: dict[str, Any], knowledge: Knowledge | None
 ) -> list[dict]:
     """Related artists from every source, best first, each once: Spotify's own list where the
     app still has it, then the bot's knowledge (co-credits, shared tags); co-credits on the
     tracks at hand stand in when MySQL is unavailable."""
-    sources = [bundle.get("spotify_related") or []]
+    entries = list(bundle.get("spotify_related") or [])
+    entries += cocredits(artist["id"], bundle.get("tracks", []))
     if knowledge is not None:
-        sources.append(knowledge.related)
-    sources.append(cocredits(artist["id"], bundle.get("tracks", [])))
+        entries += knowledge.related
+    entries.sort(key=lambda entry: RELATION_PRIORITY.get(entry["reason"], len(RELATION_PRIORITY)))
     seen = {artist["id"], name_key(artist["name"])}
     ranked = []
-    for source in sources:
-        for entry in source:
-            keys = {entry.get("id"), name_key(entry["name"])} - {None}
-            if keys & seen:
-                continue
-            seen |= keys
-            ranked.append({"id": entry.get("id"), "name": entry["name"], "reason": entry["reason"]})
+    for entry in entries:
+        keys = {entry.get("id"), name_key(entry["name"])} - {None}
+        if keys & seen:
+            continue
+        seen |= keys
+        ranked.append({"id": entry.get("id"), "name": entry["name"], "reason": entry["reason"]})
     return ranked[:SHOWN_RELATED]
 
 
