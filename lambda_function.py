@@ -1609,9 +1609,9 @@ RELATION_PRIORITY = {
 def rank_related(
     artist: dict[str, Any], bundle: dict[str, Any], knowledge: Knowledge | None
 ) -> list[dict]:
-    """Related artists from every source, best first, each once: Spotify's own list where the
-    app still has it, then the bot's knowledge (co-credits, shared tags); co-credits on the
-    tracks at hand stand in when MySQL is unavailable."""
+    """Related artists from every source, each once, ranked by RELATION_PRIORITY: Spotify's own
+    list where the app still has it, then co-credits (on the tracks at hand and stored in MySQL),
+    then shared curated tags."""
     entries = list(bundle.get("spotify_related") or [])
     entries += cocredits(artist["id"], bundle.get("tracks", []))
     if knowledge is not None:
