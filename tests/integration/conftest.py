@@ -162,3 +162,11 @@ def text_of(body) -> str:
     return "\n".join(
         o["simpleText"]["text"] for o in body["template"]["outputs"] if "simpleText" in o
     )
+
+
+def artist_search_calls(stub) -> int:
+    return sum(
+        1
+        for call in stub.calls
+        if call["path"] == "/v1/search" and call["params"].get("type") == "artist"
+    )

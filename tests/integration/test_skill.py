@@ -11,19 +11,20 @@ import pytest
 
 from devtools.local_gateway import LambdaContext, kakao_request, proxy_event
 
-from .conftest import TABLE, ask, component, dynamodb, mysql_kwargs, new_container, text_of
+from .conftest import (
+    TABLE,
+    artist_search_calls,
+    ask,
+    component,
+    dynamodb,
+    mysql_kwargs,
+    new_container,
+    text_of,
+)
 
 
 def spotify_calls(stub) -> int:
     return stub.api_calls() + stub.token_calls()
-
-
-def artist_search_calls(stub) -> int:
-    return sum(
-        1
-        for call in stub.calls
-        if call["path"] == "/v1/search" and call["params"].get("type") == "artist"
-    )
 
 
 @pytest.mark.parametrize(
