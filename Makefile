@@ -5,14 +5,24 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 DEPS := $(VENV)/.deps-installed
+SAM_VENV := .venv-sam
+SAM := SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam
+SAM_DEPS := $(SAM_VENV)/.deps-installed
 NODE_DEPS := node_modules/.package-lock.json
 PORT ?= 3000
 
-.PHONY: run test unit lint format tools invoke init-db load-artists clean
+ARCH ?= x86_64
+
+.PHONY: run test unit lint format package tools invoke init-db load-artists clean
 
 $(DEPS): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+$(SAM_DEPS): requirements-sam.txt
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-sam.txt
 	touch $@
 
 $(NODE_DEPS): package.json package-lock.json
@@ -25,7 +35,8 @@ tools:
 run: $(DEPS)
 	$(PY) -m devtools.local_gateway --port $(PORT)
 
-test: $(DEPS) $(NODE_DEPS) tools
+# Lint and package first: a template SAM rejects or a zip that cannot be built fails CI too.
+test: lint package $(NODE_DEPS) tools
 	$(PY) -m pytest
 
 unit: $(DEPS)
@@ -36,9 +47,15 @@ EVENT ?= events/solo.json
 invoke: $(DEPS)
 	$(PY) -m devtools.invoke $(EVENT)
 
-lint: $(DEPS)
+lint: $(DEPS) $(SAM_DEPS)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/cfn-lint template.yaml
+	$(SAM) validate --lint --template template.yaml
+
+# dist/lambda.zip for the Lambda console and `sam deploy`; ARCH=arm64 for Graviton.
+package: $(DEPS)
+	$(PY) -m devtools.package --arch $(ARCH)
 
 format: $(DEPS)
 	$(VENV)/bin/ruff format .
@@ -51,4 +68,4 @@ load-artists: $(DEPS)
 	$(PY) lambda_function.py load-artists data/artists.csv
 
 clean:
-	rm -rf $(VENV) node_modules dist build .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(SAM_VENV) node_modules dist build .aws-sam .pytest_cache .ruff_cache .hypothesis
