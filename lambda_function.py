@@ -125,40 +125,57 @@ class Settings:
 
 
 SECRET_NAMES = ("SPOTIFY_CLIENT_ID", "SPOTIFY_CLIENT_SECRET", "MYSQL_PASSWORD", "SKILL_API_KEY")
+# One try, short timeouts: a cold start must still leave time to answer inside Kakao's 5 s.
+SECRET_CLIENT_CONFIG = botocore.config.Config(
+    connect_timeout=1, read_timeout=1.5, retries={"total_max_attempts": 1}
+)
 
 
-def environment_with_secret(env: dict[str, str]) -> dict[str, str]:
-    """The environment, completed from the Secrets Manager secret named by SECRET_ARN.
+class SecretUnavailable(Exception):
+    """The configured secret could not be read; the container tries again on its next request."""
 
-    The secret is a JSON object with any of SECRET_NAMES; plain variables that are set win, so
-    local runs need no secret. A secret that cannot be read is logged and skipped: the bot
-    then answers "not configured" instead of failing every request.
-    """
+
+def read_secret(env: dict[str, str]) -> dict[str, str]:
+    """SECRET_NAMES found in the secret named by SECRET_ARN (Secrets Manager) or, failing that,
+    SECRET_PARAMETER (an SSM SecureString): a JSON object either way. {} when neither is set."""
     secret_arn = env.get("SECRET_ARN", "").strip()
-    if not secret_arn:
-        return dict(env)
+    parameter = env.get("SECRET_PARAMETER", "").strip()
+    if not secret_arn and not parameter:
+        return {}
+    source = "SECRET_ARN" if secret_arn else "SECRET_PARAMETER"
     try:
-        client = boto3.client(
-            "secretsmanager",
-            config=botocore.config.Config(
-                connect_timeout=1, read_timeout=2, retries={"max_attempts": 2}
-            ),
-        )
-        values = json.loads(client.get_secret_value(SecretId=secret_arn)["SecretString"])
+        if secret_arn:
+            client = boto3.client("secretsmanager", config=SECRET_CLIENT_CONFIG)
+            text = client.get_secret_value(SecretId=secret_arn)["SecretString"]
+        else:
+            client = boto3.client("ssm", config=SECRET_CLIENT_CONFIG)
+            reply = client.get_parameter(Name=parameter, WithDecryption=True)
+            text = reply["Parameter"]["Value"]
+        values = json.loads(text)
+        if not isinstance(values, dict):
+            raise ValueError("the secret is not a JSON object")
     except (
         botocore.exceptions.BotoCoreError,
         botocore.exceptions.ClientError,
         ValueError,
         KeyError,
+        TypeError,
     ) as error:
+        # The error's text names the secret and the cause, never the secret's content.
         log_fields(
             logging.ERROR,
-            "cannot read the secret named by SECRET_ARN",
+            f"cannot read the secret named by {source}",
             error=type(error).__name__,
             detail=str(error)[:300],
         )
-        return dict(env)
-    found = {name: values[name] for name in SECRET_NAMES if isinstance(values.get(name), str)}
+        raise SecretUnavailable(source) from None
+    return {name: values[name] for name in SECRET_NAMES if isinstance(values.get(name), str)}
+
+
+def environment_with_secret(env: dict[str, str]) -> dict[str, str]:
+    """The environment completed from the secret: variables that are set win, so local runs
+    need no secret."""
+    found = read_secret(env)
     return {**env, **{name: value for name, value in found.items() if not env.get(name)}}
 
 
@@ -472,18 +489,22 @@ def pick_artist(typed: str, candidates: list[dict[str, Any]]) -> dict[str, Any] 
 # ---- Budget -------------------------------------------------------------------------------
 
 LAMBDA_MARGIN_MS = 300  # to render, log and return after the last outbound call
+MIN_ANSWER_S = 0.1  # even a late start gets this long to answer from memory
 
 
 class Deadline:
     """One time budget per request; every outbound call's timeout comes out of what is left."""
 
-    def __init__(self, budget_ms: int, context: Any = None):
+    def __init__(self, budget_ms: int, context: Any = None, started: float | None = None):
+        """`started` (time.monotonic()) is when the request arrived, if before now: a cold
+        start's set-up then comes out of the same budget."""
+        now = time.monotonic()
+        ends = (now if started is None else started) + max(budget_ms, 100) / 1000
         remaining = getattr(context, "get_remaining_time_in_millis", None)
         if callable(remaining):
             with contextlib.suppress(Exception):
-                budget_ms = min(budget_ms, int(remaining()) - LAMBDA_MARGIN_MS)
-        self.budget_s = max(budget_ms, 100) / 1000
-        self._ends = time.monotonic() + self.budget_s
+                ends = min(ends, now + (int(remaining()) - LAMBDA_MARGIN_MS) / 1000)
+        self._ends = max(ends, now + MIN_ANSWER_S)
 
     def left(self) -> float:
         return max(0.0, self._ends - time.monotonic())
@@ -1955,10 +1976,16 @@ def http_response(status: int, body: dict[str, Any]) -> dict[str, Any]:
 
 def lambda_handler(event: Any, context: Any = None) -> dict[str, Any]:
     started = time.perf_counter()
-    app = skill_app()
-    request_id = getattr(context, "aws_request_id", None) or str(uuid.uuid4())
+    arrived = time.monotonic()
+    request_id = getattr(context, "aws_request_id", None)
     trace = Trace(request_id=request_id if isinstance(request_id, str) else str(uuid.uuid4()))
-    deadline = Deadline(app.settings.answer_budget_ms, context)
+    try:
+        app = skill_app()
+    except SecretUnavailable:
+        # Without the secret there is no key to check and nothing to look up: apologise.
+        log_fields(logging.ERROR, "answered with an apology", request_id=trace.request_id)
+        return http_response(200, render_text(SORRY))
+    deadline = Deadline(app.settings.answer_budget_ms, context, started=arrived)
     fields: dict[str, Any] = {}
     try:
         incoming = read_http_event(event)
@@ -2022,8 +2049,12 @@ def main(argv: list[str] | None = None) -> int:
     """`init-db` creates the MySQL schema and the DynamoDB table; `load-artists FILE.csv` loads
     curated artists (idempotent)."""
     args = sys.argv[1:] if argv is None else argv
-    settings = Settings.from_env()
-    configure_logging(settings.log_level)
+    configure_logging(os.environ.get("LOG_LEVEL", "INFO").strip().upper())
+    try:
+        settings = Settings.from_env(environment_with_secret(dict(os.environ)))
+    except SecretUnavailable as unread:
+        print(f"Cannot read the secret named by {unread}: see the log line above.", file=sys.stderr)
+        return 2
     if args[:1] == ["init-db"] and len(args) == 1:
         if not settings.mysql_host and not settings.dynamodb_table:
             print("Nothing to do: set MYSQL_HOST and/or DYNAMODB_TABLE.", file=sys.stderr)
