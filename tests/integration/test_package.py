@@ -127,3 +127,10 @@ def test_the_zip_targets_the_templates_runtime():
     assert function["Runtime"] == f"python{package.RUNTIME_PYTHON}"
     assert function["CodeUri"] == "dist/lambda.zip"
     assert function["Handler"] == "lambda_function.lambda_handler"
+
+
+def test_an_arm64_zip_carries_only_arm64_binaries(tmp_path):
+    built = package.build(tmp_path / "arm64.zip", arch="arm64", staging=tmp_path / "staging")
+    binaries = [n for n in zipfile.ZipFile(built["zip"]).namelist() if n.endswith(".so")]
+    assert binaries, "charset_normalizer ships compiled modules for Linux"
+    assert all("aarch64" in name for name in binaries), binaries
