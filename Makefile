@@ -13,7 +13,7 @@ PORT ?= 3000
 
 ARCH ?= x86_64
 
-.PHONY: run test unit lint format package tools invoke init-db load-artists clean
+.PHONY: run test unit lint format package faults tools invoke init-db load-artists clean
 
 $(DEPS): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,10 @@ test: lint package $(NODE_DEPS) tools
 
 unit: $(DEPS)
 	$(PY) -m pytest tests/unit
+
+# The fault matrix as a table: fault(s) -> answers valid / within budget / max latency / store.
+faults: $(DEPS) $(NODE_DEPS) tools
+	$(PY) -m devtools.fault_matrix
 
 # `sam local invoke -e` without Docker: prints the Kakao JSON answer to one event file.
 EVENT ?= events/solo.json

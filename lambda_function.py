@@ -492,6 +492,10 @@ LAMBDA_MARGIN_MS = 300  # to render, log and return after the last outbound call
 MIN_ANSWER_S = 0.1  # even a late start gets this long to answer from memory
 
 
+class NoTimeLeft(Exception):
+    """Too little of the budget is left to make this call at all."""
+
+
 class Deadline:
     """One time budget per request; every outbound call's timeout comes out of what is left."""
 
@@ -556,33 +560,44 @@ class DynamoCache:
     """
 
     RETRY_DOWN_AFTER_S = 30  # after a failure, skip DynamoDB this long instead of paying timeouts
+    # (connect, read) timeouts, largest first: a call gets the largest pair that fits what the
+    # request has left, so DynamoDB never runs a request past its deadline. One client per pair.
+    TIMEOUT_STEPS = ((0.5, 1.0), (0.25, 0.5), (0.1, 0.25))
 
     def __init__(self, table: str):
         self.table = table
-        self._client = None
+        self._clients: dict[tuple[float, float] | None, Any] = {}
         self._down_until = 0.0
         self._lock = threading.Lock()
 
-    def client(self):
+    def client(self, deadline: Deadline | None = None):
+        """A client whose timeouts fit the deadline (None: operator commands, patient)."""
+        step = None
+        if deadline is not None:
+            left = deadline.left()
+            step = next((pair for pair in self.TIMEOUT_STEPS if sum(pair) <= left), None)
+            if step is None:
+                raise NoTimeLeft("dynamodb")
         with self._lock:
-            if self._client is None:
+            if step not in self._clients:
+                connect, read = step or (2.0, 10.0)
                 config = botocore.config.Config(
-                    connect_timeout=0.5,
-                    read_timeout=1.0,
-                    retries={"max_attempts": 1, "mode": "standard"},
+                    connect_timeout=connect,
+                    read_timeout=read,
+                    retries={"max_attempts": 1 if step else 3, "mode": "standard"},
                     max_pool_connections=8,
                 )
-                self._client = boto3.client("dynamodb", config=config)
-            return self._client
+                self._clients[step] = boto3.client("dynamodb", config=config)
+            return self._clients[step]
 
-    def get_many(self, keys: list[str], trace: Trace) -> dict[str, Any]:
+    def get_many(self, keys: list[str], trace: Trace, deadline: Deadline) -> dict[str, Any]:
         if not keys or time.monotonic() < self._down_until:
             return {}
         request = {self.table: {"Keys": [{"pk": {"S": key}} for key in keys]}}
         found: dict[str, Any] = {}
         now = time.time()
         with self._guard("batch_get_item", trace):
-            answer = self.client().batch_get_item(RequestItems=request)
+            answer = self.client(deadline).batch_get_item(RequestItems=request)
             for item in answer.get("Responses", {}).get(self.table, []):
                 if float(item.get("expires_at", {}).get("N", "0")) > now:
                     found[item["pk"]["S"]] = (
@@ -591,7 +606,9 @@ class DynamoCache:
                     )
         return found
 
-    def put_many(self, entries: list[tuple[str, Any, float]], trace: Trace) -> None:
+    def put_many(
+        self, entries: list[tuple[str, Any, float]], trace: Trace, deadline: Deadline
+    ) -> None:
         if not entries or time.monotonic() < self._down_until:
             return
         writes = [
@@ -608,15 +625,23 @@ class DynamoCache:
         ]
         for start in range(0, len(writes), 25):  # BatchWriteItem takes 25 at a time
             with self._guard("batch_write_item", trace):
-                self.client().batch_write_item(
+                self.client(deadline).batch_write_item(
                     RequestItems={self.table: writes[start : start + 25]}
                 )
 
     @contextlib.contextmanager
     def _guard(self, operation: str, trace: Trace):
-        trace.dynamodb_calls += 1
         try:
+            trace.dynamodb_calls += 1
             yield
+        except NoTimeLeft:
+            trace.dynamodb_calls -= 1  # not made
+            log_fields(
+                logging.INFO,
+                "no time left for dynamodb, skipped",
+                request_id=trace.request_id,
+                operation=operation,
+            )
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
             self._down_until = time.monotonic() + self.RETRY_DOWN_AFTER_S
             log_fields(
@@ -655,10 +680,13 @@ class DynamoCache:
 class Cache:
     """Memory in front of DynamoDB; writes reach memory at once, DynamoDB in one batch."""
 
-    def __init__(self, memory: MemoryCache, dynamo: DynamoCache | None, trace: Trace):
+    def __init__(
+        self, memory: MemoryCache, dynamo: DynamoCache | None, trace: Trace, deadline: Deadline
+    ):
         self.memory = memory
         self.dynamo = dynamo
         self.trace = trace
+        self.deadline = deadline
         self._pending: dict[str, tuple[Any, float]] = {}
 
     def get_many(self, keys: list[str]) -> dict[str, tuple[Any, str]]:
@@ -670,7 +698,8 @@ class Cache:
                 found[key] = (value, "memory")
         missing = [key for key in keys if key not in found]
         if self.dynamo and missing:
-            for key, (value, expires_at) in self.dynamo.get_many(missing, self.trace).items():
+            stored = self.dynamo.get_many(missing, self.trace, self.deadline)
+            for key, (value, expires_at) in stored.items():
                 self.memory.put(key, value, expires_at)
                 found[key] = (value, "dynamodb")
         return found
@@ -687,7 +716,7 @@ class Cache:
     def flush(self) -> None:
         if self.dynamo and self._pending:
             entries = [(key, value, expires) for key, (value, expires) in self._pending.items()]
-            self.dynamo.put_many(entries, self.trace)
+            self.dynamo.put_many(entries, self.trace, self.deadline)
         self._pending.clear()
 
 
@@ -756,6 +785,12 @@ class Knowledge:
     related: list[dict[str, Any]]
 
 
+MYSQL_CONNECT_CAP_S = 1.0
+MYSQL_QUERY_CAP_S = 1.5
+MYSQL_WAIT_CAP_S = 0.8  # the longest a request waits for one MySQL call, and half what is left
+MYSQL_OPERATOR_TIMEOUT_S = 30  # init-db and load-artists have no Kakao waiting
+
+
 class ArtistStore:
     """The bot's own knowledge in MySQL: artists, aliases, tags and related artists.
 
@@ -769,13 +804,15 @@ class ArtistStore:
         self._settings = settings
         self._conn: pymysql.connections.Connection | None = None
         self._down_until = 0.0
-        self._lock = threading.Lock()
+        # One connection, one thread to use it: calls queue up instead of sharing a socket.
+        self._worker = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="mysql")
 
     # -- connection
 
     def _connection(self, deadline: Deadline | None) -> pymysql.connections.Connection:
         if self._conn is not None:
             try:
+                self._limit(deadline)
                 self._conn.ping(reconnect=False)
                 return self._conn
             except (pymysql.MySQLError, OSError):  # MySQL dropped an idle connection: reopen
@@ -791,26 +828,59 @@ class ArtistStore:
             database=settings.mysql_database,
             charset="utf8mb4",
             autocommit=True,
-            connect_timeout=deadline.timeout(1.0) if deadline else 5,
-            read_timeout=2,
-            write_timeout=2,
+            connect_timeout=deadline.timeout(MYSQL_CONNECT_CAP_S) if deadline else 5,
+            read_timeout=MYSQL_OPERATOR_TIMEOUT_S,
+            write_timeout=MYSQL_OPERATOR_TIMEOUT_S,
         )
+        self._limit(deadline)
         return self._conn
+
+    def _limit(self, deadline: Deadline | None) -> None:
+        """Each query's socket timeout comes out of what the request has left."""
+        sock = getattr(self._conn, "_sock", None)  # pymysql keeps its socket here
+        if sock is not None:
+            cap = MYSQL_QUERY_CAP_S
+            sock.settimeout(deadline.timeout(cap) if deadline else MYSQL_OPERATOR_TIMEOUT_S)
 
     def use(
         self, operation: str, work: Callable, default: Any, trace: Trace, deadline: Deadline | None
     ):
-        """`work(cursor)` on the container's connection; on failure: a log line and `default`."""
+        """`work(cursor)` on the container's connection; on failure: a log line and `default`.
+
+        Socket timeouts bound each round trip, not a query's many; so the work runs on the
+        store's own thread and the request waits for it only until its deadline.
+        """
         if time.monotonic() < self._down_until:
             return default
+        if deadline is None:  # operator commands: nobody is waiting on Kakao's clock
+            return self._run(operation, work, default, trace, None)
+        job = self._worker.submit(self._run, operation, work, default, trace, deadline)
+        try:
+            # Healthy MySQL answers in milliseconds: never let it eat the time Spotify needs.
+            return job.result(timeout=min(MYSQL_WAIT_CAP_S, deadline.left() / 2))
+        except concurrent.futures.TimeoutError:
+            self._down_until = time.monotonic() + self.RETRY_DOWN_AFTER_S
+            log_fields(
+                logging.WARNING,
+                "mysql too slow for the answer budget, answering without it",
+                request_id=trace.request_id,
+                operation=operation,
+                host=self._settings.mysql_host,
+            )
+            return default
+
+    def _run(
+        self, operation: str, work: Callable, default: Any, trace: Trace, deadline: Deadline | None
+    ):
+        if deadline is not None and deadline.left() <= 0:
+            return default  # it waited behind a slow call until its request had gone
         trace.mysql_calls += 1
-        with self._lock:
-            try:
-                with self._connection(deadline).cursor() as cursor:
-                    return work(cursor)
-            except (pymysql.MySQLError, OSError) as error:
-                self._failed(operation, error, trace)
-                return default
+        try:
+            with self._connection(deadline).cursor() as cursor:
+                return work(cursor)
+        except (pymysql.MySQLError, OSError) as error:
+            self._failed(operation, error, trace)
+            return default
 
     def _failed(self, operation: str, error: Exception, trace: Trace) -> None:
         connection_lost = isinstance(
@@ -1037,7 +1107,7 @@ class ArtistStore:
     def load_artists(self, rows: list[CuratedArtist]) -> dict[str, int]:
         """Upsert curated artists, aliases and tags; running it twice changes nothing."""
         counts = {"artists_added": 0, "artists_updated": 0, "aliases": 0, "tags": 0}
-        with self._lock, self._connection(None).cursor() as cursor, self.transaction(cursor):
+        with self._connection(None).cursor() as cursor, self.transaction(cursor):
             for row in rows:
                 key = name_key(row.name)
                 cursor.execute(
@@ -1395,6 +1465,8 @@ def cocredits(artist_id: str, tracks: list[dict[str, Any]]) -> list[dict[str, An
 # ---- Look-up ------------------------------------------------------------------------------
 
 REMOVED_ENDPOINT_TTL_S = 7 * 86400  # re-check now and then: an app can be granted extended quota
+BREAKER_KEY = "breaker#spotify"
+BREAKER_RECHECK_S = 10  # how late a container may learn of another container's 429
 ANSWER_MEMORY_TTL_S = 300  # a whole answer, for repeats in the same container
 
 
@@ -1422,9 +1494,10 @@ class Lookup:
         self.settings = app.settings
         self.deadline = deadline
         self.trace = trace
-        self.cache = Cache(app.memory, app.dynamo, trace)
+        self.cache = Cache(app.memory, app.dynamo, trace, deadline)
         self.store = app.store
         self.spotify = app.spotify
+        self.shared_block_until = 0.0  # the breaker as DynamoDB last told this request
 
     def answer(self, request: SkillRequest) -> ArtistAnswer | NotFound:
         try:
@@ -1448,8 +1521,28 @@ class Lookup:
                 self.learn_confirmed_alias(request.confirms_alias, answer.artist)
             return answer
         finally:
+            self.share_breaker()
             with self.trace.stage("cache_write"):
                 self.cache.flush()
+
+    # -- the Spotify rate-limit breaker, shared by all containers through the cache
+
+    def cached_with_breaker(self, keys: list[str]) -> dict[str, tuple[Any, str]]:
+        """Cached values for `keys`, fetched together with the breaker so it costs no call."""
+        found = self.cache.get_many([*keys, BREAKER_KEY])
+        state = found.pop(BREAKER_KEY, (None, None))[0]
+        if state is None:  # closed: do not ask DynamoDB again for a while
+            self.app.memory.put(BREAKER_KEY, {"until": 0}, time.time() + BREAKER_RECHECK_S)
+        elif isinstance(state.get("until"), (int, float)):
+            self.shared_block_until = float(state["until"])
+            self.spotify.blocked_until = max(self.spotify.blocked_until, self.shared_block_until)
+        return found
+
+    def share_breaker(self) -> None:
+        """A 429 this request met reaches the other containers (in memory, then DynamoDB)."""
+        until = self.spotify.blocked_until if self.spotify else 0.0
+        if until > max(self.shared_block_until, time.time()):
+            self.cache.put(BREAKER_KEY, {"until": until}, until - time.time())
 
     # -- which artist
 
@@ -1460,7 +1553,7 @@ class Lookup:
         key = name_key(request.query)
         if not key:
             return NotFound(request.query)  # only symbols or emoji: nothing to search for
-        known, layer = self.cache.get(f"name#{key}")
+        known, layer = self.cached_with_breaker([f"name#{key}"]).get(f"name#{key}", (None, None))
         if known is not None:
             self.trace.layers["name"] = layer
             if known.get("missing"):
@@ -1473,7 +1566,9 @@ class Lookup:
             return stored.spotify_id, None
         self.trace.layers["name"] = "spotify"
         asked = stored.name if stored else request.query
-        candidates = self.spotify.search_artists(asked, self.deadline, self.trace)
+        # In the pool, so a stalled connection cannot hold this thread past the deadline.
+        search = self.app.pool.submit(self.spotify.search_artists, asked, self.deadline, self.trace)
+        candidates = search.result(timeout=self.deadline.left() + 0.05)
         best = pick_artist(asked, candidates)
         if best is None:
             suggestion = (
@@ -1505,7 +1600,7 @@ class Lookup:
         parallel from Spotify and MySQL, cut short when the budget runs out."""
         keys = [f"artist#{artist_id}", "endpoint#top-tracks", "endpoint#related-artists"]
         with self.trace.stage("cache_read"):
-            found = self.cache.get_many(keys)
+            found = self.cached_with_breaker(keys)
         cached = {key: value for key, (value, _) in found.items()}
         bundle = dict(cached.get(f"artist#{artist_id}") or {})
         self.trace.layers["artist"] = found[keys[0]][1] if bundle else "spotify"

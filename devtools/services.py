@@ -77,7 +77,7 @@ def mysql_server(
     existing = None if force_private else _existing_server()
     with contextlib.ExitStack() as stack:
         server = existing or stack.enter_context(_private_server())
-        yield stack.enter_context(_fresh_database(server, database_prefix))
+        yield stack.enter_context(fresh_database(server, database_prefix))
 
 
 @contextlib.contextmanager
@@ -165,7 +165,7 @@ def _existing_server() -> MySQLConfig | None:
 
 
 @contextlib.contextmanager
-def _fresh_database(server: MySQLConfig, prefix: str) -> Iterator[MySQLConfig]:
+def fresh_database(server: MySQLConfig, prefix: str) -> Iterator[MySQLConfig]:
     name = f"{prefix}_{os.getpid()}_{secrets.token_hex(4)}"
     with _connect(server) as conn, conn.cursor() as cursor:
         cursor.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")

@@ -231,6 +231,28 @@ def test_a_spotify_rate_limit_answers_politely_and_stops_calling(env, spotify):
     assert status == 200 and spotify_calls(spotify) == calls
 
 
+def test_a_rate_limit_seen_by_one_container_stops_the_others_through_dynamodb(env, spotify):
+    warm = new_container()
+    status, body = ask(warm, "아이유")  # cached before the limit: still answerable after
+    assert component(body, "basicCard")["title"] == "IU"
+    spotify.add_fault("status", status=429, retry_after=3600, reason="QUOTA_EXCEEDED")
+    status, body = ask(new_container(), "Coldplay")
+    assert status == 200 and "잠시 뒤에" in text_of(body)
+    spotify.clear_faults()  # Spotify would answer now; the others must not ask it
+    spotify.reset_calls()
+
+    other = new_container()
+    status, body = ask(other, "Dua Lipa")
+    assert status == 200 and "잠시 뒤에" in text_of(body)
+    status, body = ask(other, "아이유")
+    assert component(body, "basicCard")["title"] == "IU"
+    assert spotify_calls(spotify) == 0
+    breaker = dynamodb(env["AWS_ENDPOINT_URL_DYNAMODB"]).get_item(
+        TableName=TABLE, Key={"pk": {"S": "breaker#spotify"}}
+    )["Item"]
+    assert float(breaker["expires_at"]["N"]) > time.time() + 3500
+
+
 def test_a_slow_spotify_still_gets_an_answer_inside_the_budget(env, spotify, monkeypatch):
     monkeypatch.setenv("ANSWER_BUDGET_MS", "1500")
     container = new_container()
