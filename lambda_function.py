@@ -319,12 +319,13 @@ def decode_body(event: dict[str, Any]) -> Any:
         raise BadRequest(400, "request body is too large")
     try:
         raw = (
-            base64.b64decode(body, validate=True) if event.get("isBase64Encoded") else body.encode()
+            base64.b64decode(body, validate=True)
+            if event.get("isBase64Encoded")
+            # A lone surrogate can only be a broken character: "?" keeps the request answerable.
+            else body.encode("utf-8", "replace")
         )
     except (binascii.Error, ValueError):
         raise BadRequest(400, "request body is not valid base64") from None
-    except UnicodeEncodeError:
-        raise BadRequest(400, "request body is not valid UTF-8") from None
     if len(raw) > MAX_BODY_BYTES:
         raise BadRequest(400, "request body is too large")
     try:
