@@ -30,6 +30,7 @@ from pathlib import Path
 import boto3
 import pymysql
 
+from devtools.containers import new_container
 from devtools.fault_proxy import FaultProxy
 from devtools.kakao_limits import validate_skill_response
 from devtools.local_gateway import LambdaContext, kakao_request, proxy_event
@@ -222,21 +223,6 @@ class Rig:
                 if count:
                     problems.append(f"{count} {name}")
         return problems
-
-
-_containers = itertools.count()
-
-
-def new_container():
-    """lambda_function imported afresh: a new Lambda container."""
-    import importlib.util
-
-    name = f"lambda_function_faults_{next(_containers)}"
-    spec = importlib.util.spec_from_file_location(name, REPO / "lambda_function.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def ask(container, label: str, utterance: str, extra: dict | None, budget_ms: int) -> Answer:

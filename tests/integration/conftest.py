@@ -6,16 +6,15 @@ Lambda container would, with the environment the test set.
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
 import json
-import sys
 from pathlib import Path
 
 import boto3
 import pymysql
 import pytest
 
+from devtools.containers import new_container
 from devtools.kakao_limits import validate_skill_response
 from devtools.local_gateway import LambdaContext, kakao_request, proxy_event
 from devtools.services import dynamodb_local, mysql_server
@@ -125,16 +124,6 @@ def mysql_kwargs(config) -> dict:
         "charset": "utf8mb4",
         "autocommit": True,
     }
-
-
-def new_container():
-    """lambda_function imported afresh: a new Lambda container with nothing in memory."""
-    name = f"lambda_function_container_{next(_containers)}"
-    spec = importlib.util.spec_from_file_location(name, REPO / "lambda_function.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up here
-    spec.loader.exec_module(module)
-    return module
 
 
 def ask(container, utterance="", *, extra=None, body=None, headers=None, context=None):

@@ -1,0 +1,48 @@
+"""Lambda-like containers for tests and tools: lambda_function imported afresh, with nothing in
+memory, as a new container would be; and containers in separate processes, started together."""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from types import ModuleType
+
+REPO = Path(__file__).resolve().parent.parent
+_counter = itertools.count()
+
+
+def new_container() -> ModuleType:
+    """lambda_function imported afresh: a new Lambda container with nothing in memory."""
+    name = f"lambda_function_container_{os.getpid()}_{next(_counter)}"
+    spec = importlib.util.spec_from_file_location(name, REPO / "lambda_function.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up here
+    spec.loader.exec_module(module)
+    return module
+
+
+def answer_in_new_process(env: dict, event: dict, start, results) -> None:
+    """Run in a child process: one container answering one event once all are ready.
+
+    `start` is a multiprocessing Barrier, `results` a Queue; puts (status, body, ms, log).
+    """
+    import contextlib
+    import io
+
+    from devtools.local_gateway import LambdaContext
+
+    os.environ.update(env)
+    container = new_container()
+    log = io.StringIO()
+    with contextlib.redirect_stdout(log):  # before set-up: the log handler binds stdout then
+        container.skill_app()  # settings and clients first: the race is on the look-up itself
+        start.wait(timeout=30)
+        started = time.monotonic()
+        response = container.lambda_handler(event, LambdaContext())
+        elapsed_ms = (time.monotonic() - started) * 1000
+    results.put((response["statusCode"], json.loads(response["body"]), elapsed_ms, log.getvalue()))

@@ -1,0 +1,96 @@
+"""Separate containers, in separate processes, asking for the same new artist at the same
+moment: one artist row, no duplicate aliases or relations, no deadlock, every answer valid."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+
+import pymysql
+import pytest
+
+from devtools.containers import answer_in_new_process
+from devtools.kakao_limits import validate_skill_response
+from devtools.local_gateway import kakao_request, proxy_event
+
+from .conftest import mysql_kwargs
+
+CONTAINERS = 10
+
+
+def race(env: dict, event: dict) -> list[tuple]:
+    context = multiprocessing.get_context("spawn")
+    start = context.Barrier(CONTAINERS)
+    results = context.Queue()
+    processes = [
+        context.Process(target=answer_in_new_process, args=(env, event, start, results))
+        for _ in range(CONTAINERS)
+    ]
+    for process in processes:
+        process.start()
+    answers = [results.get(timeout=60) for _ in processes]
+    for process in processes:
+        process.join(timeout=30)
+        assert process.exitcode == 0
+    return answers
+
+
+def rows(mysql_config, sql: str, *args) -> list[tuple]:
+    with pymysql.connect(**mysql_kwargs(mysql_config)) as conn, conn.cursor() as cursor:
+        cursor.execute(sql, args)
+        return list(cursor.fetchall())
+
+
+@pytest.mark.parametrize(
+    ("typed", "tap"),
+    [("뉴진스", False), ("BTS", True)],
+    ids=["curated alias, first time", "quick-reply tap with an id"],
+)
+def test_containers_racing_for_one_new_artist(env, spotify, mysql_config, typed, tap):
+    extra = {"artist_id": spotify.artist_id(typed), "artist_name": typed} if tap else None
+    event = proxy_event(
+        json.dumps(kakao_request(typed, extra), ensure_ascii=False),
+        {"Content-Type": "application/json"},
+    )
+    answers = race(env, event)
+
+    titles = set()
+    for status, body, _, log in answers:
+        assert status == 200 and validate_skill_response(body) == []
+        titles.add(next(o["basicCard"]["title"] for o in body["template"]["outputs"]))
+        lines = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
+        assert any(line["message"] == "skill answered" for line in lines)
+        assert [line for line in lines if line["level"] in ("WARNING", "ERROR")] == []
+        assert "Deadlock" not in log
+    assert len(titles) == 1
+    title = titles.pop()
+
+    artists = rows(mysql_config, "SELECT id, spotify_id FROM artists WHERE name = %s", title)
+    assert len(artists) == 1, artists
+    if not tap:  # a name search claims the curated row for its Spotify id, once
+        assert artists[0][1] == spotify.artist_id(title)
+    assert (
+        rows(
+            mysql_config,
+            "SELECT alias_key FROM aliases GROUP BY alias_key HAVING COUNT(*) > 1",
+        )
+        == []
+    )
+    assert (
+        rows(
+            mysql_config,
+            "SELECT artist_id, related_id, source FROM related_artists"
+            " GROUP BY artist_id, related_id, source HAVING COUNT(*) > 1",
+        )
+        == []
+    )
+    assert (
+        rows(
+            mysql_config,
+            "SELECT spotify_id FROM artists WHERE spotify_id IS NOT NULL"
+            " GROUP BY spotify_id HAVING COUNT(*) > 1",
+        )
+        == []
+    )
+    names = rows(mysql_config, "SELECT name_key FROM artists GROUP BY name_key HAVING COUNT(*) > 1")
+    assert names == [], "a second row for an artist the curated file already had"
