@@ -253,6 +253,38 @@ def test_a_rate_limit_seen_by_one_container_stops_the_others_through_dynamodb(en
     assert float(breaker["expires_at"]["N"]) > time.time() + 3500
 
 
+def test_premium_required_is_logged_for_the_operator_as_exactly_that(env, spotify, capsys):
+    spotify.add_fault("status", status=403, premium=True)
+    status, body = ask(new_container(), "아이유")
+    assert status == 200 and "잠시 뒤에" in text_of(body)
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines() if x.startswith("{")]
+    premium = [line for line in lines if "Premium" in line["message"]]
+    assert premium and premium[0]["level"] == "ERROR" and premium[0]["status"] == 403
+
+
+def test_an_expired_token_is_refreshed_once_and_the_answer_is_whole(env, spotify):
+    container = new_container()
+    ask(container, "아이유")
+    spotify.add_fault("expired_token", count=1)
+    spotify.reset_calls()
+    status, body = ask(container, "뉴진스")
+    assert component(body, "basicCard")["title"] == "NewJeans"
+    assert spotify.token_calls() == 1
+
+
+def test_when_tracks_run_late_the_card_comes_alone_with_a_polite_note(env, spotify, monkeypatch):
+    monkeypatch.setenv("ANSWER_BUDGET_MS", "1200")
+    spotify.mode = "extended"
+    bts = spotify.artist_id("BTS")
+    spotify.add_fault("hang", path_prefix=f"/v1/artists/{bts}/top-tracks", seconds=5)
+    started = time.monotonic()
+    status, body = ask(new_container(), "BTS", extra={"artist_id": bts, "artist_name": "BTS"})
+    assert time.monotonic() - started < 1.2 + 0.3
+    assert component(body, "basicCard")["title"] == "BTS"
+    assert component(body, "listCard") is None
+    assert "곡 정보를 불러오지 못했어요" in text_of(body)
+
+
 def test_a_slow_spotify_still_gets_an_answer_inside_the_budget(env, spotify, monkeypatch):
     monkeypatch.setenv("ANSWER_BUDGET_MS", "1500")
     container = new_container()
