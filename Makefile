@@ -13,7 +13,7 @@ PORT ?= 3000
 
 ARCH ?= x86_64
 
-.PHONY: run test unit lint format package faults tools invoke init-db load-artists clean
+.PHONY: run test unit lint format package faults bench tools invoke init-db load-artists clean
 
 $(DEPS): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,10 @@ unit: $(DEPS)
 # The fault matrix as a table: fault(s) -> answers valid / within budget / max latency / store.
 faults: $(DEPS) $(NODE_DEPS) tools
 	$(PY) -m devtools.fault_matrix
+
+# Latency and Spotify calls per answer against the real servers (see README "Performance").
+bench: $(DEPS) $(NODE_DEPS) tools
+	$(PY) -m bench.run
 
 # `sam local invoke -e` without Docker: prints the Kakao JSON answer to one event file.
 EVENT ?= events/solo.json

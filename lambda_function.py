@@ -17,20 +17,20 @@ import base64
 import binascii
 import concurrent.futures
 import contextlib
-import csv
 import dataclasses
 import difflib
+import functools
 import hashlib
 import hmac
 import json
 import logging
 import os
 import re
+import ssl
 import sys
 import threading
 import time
 import unicodedata
-import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -79,6 +79,7 @@ class Settings:
     answer_budget_ms: int = 3500
     cache_days: float = 3.0
     negative_cache_seconds: int = 6 * 3600
+    memory_cache_entries: int = 4096
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -113,6 +114,10 @@ class Settings:
             answer_budget_ms=number("ANSWER_BUDGET_MS", 3500),
             cache_days=number("CACHE_DAYS", 3.0, float),
             negative_cache_seconds=number("NEGATIVE_CACHE_SECONDS", 6 * 3600),
+            # 0 turns the container's memory cache off (benchmarks, debugging).
+            memory_cache_entries=int(raw)
+            if (raw := text("MEMORY_CACHE_ENTRIES")).isdigit()
+            else 4096,
         )
 
     @property
@@ -250,6 +255,7 @@ class Trace:
     dynamodb_calls: int = 0
     stages_ms: dict[str, float] = dataclasses.field(default_factory=dict)
     outcome: str = "unknown"
+    resolved_id: str = ""  # the Spotify id the request was answered about
 
     @contextlib.contextmanager
     def stage(self, name: str):
@@ -786,6 +792,23 @@ class Knowledge:
     related: list[dict[str, Any]]
 
 
+class _StoreConnection(pymysql.connections.Connection):
+    """pymysql's connection without a 25 ms waste per connect: in its default mode (TLS when
+    the server offers it, certificates unchecked) it loads the system CA store anyway."""
+
+    def _create_ssl_ctx(self, sslp):
+        return _unverified_tls_context() if sslp == {} else super()._create_ssl_ctx(sslp)
+
+
+@functools.cache
+def _unverified_tls_context() -> ssl.SSLContext:
+    """What pymysql builds for that mode, minus loading CA files it never uses."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
 MYSQL_CONNECT_CAP_S = 1.0
 MYSQL_QUERY_CAP_S = 1.5
 MYSQL_WAIT_CAP_S = 0.8  # the longest a request waits for one MySQL call, and half what is left
@@ -821,7 +844,7 @@ class ArtistStore:
                     self._conn.close()
                 self._conn = None
         settings = self._settings
-        self._conn = pymysql.connect(
+        self._conn = _StoreConnection(
             host=settings.mysql_host,
             port=settings.mysql_port,
             user=settings.mysql_user,
@@ -869,6 +892,11 @@ class ArtistStore:
                 host=self._settings.mysql_host,
             )
             return default
+
+    def warm_up(self, trace: Trace, deadline: Deadline) -> None:
+        """Open the connection in the background while the request reads its caches."""
+        if self._conn is None and time.monotonic() >= self._down_until:
+            self._worker.submit(self._run, "connect", lambda cursor: None, None, trace, deadline)
 
     def _run(
         self, operation: str, work: Callable, default: Any, trace: Trace, deadline: Deadline | None
@@ -1151,6 +1179,8 @@ class CuratedArtist:
 
 def read_curated_csv(lines: Iterable[str]) -> tuple[list[CuratedArtist], list[str]]:
     """Parse `name,aliases,tags` rows (`|`-separated lists). Returns rows and rejection reasons."""
+    import csv  # operator command only: kept out of the Lambda cold start
+
     reader = csv.DictReader(lines)
     if reader.fieldnames is None or [f.strip() for f in reader.fieldnames] != [
         "name",
@@ -1333,7 +1363,11 @@ class SpotifyGateway:
 
     def search_tracks(self, artist: dict[str, Any], deadline: Deadline, trace: Trace) -> list[dict]:
         """Tracks of this artist by search: kept to tracks crediting its id, one per title."""
-        quoted = artist["name"].replace('"', " ")
+        return tracks_of(artist["id"], self.search_tracks_named(artist["name"], deadline, trace))
+
+    def search_tracks_named(self, name: str, deadline: Deadline, trace: Trace) -> list[dict]:
+        """Tracks found by `artist:"NAME"`, whoever they credit (Spotify matches loosely)."""
+        quoted = name.replace('"', " ")
         result = self._call(
             "search_tracks",
             deadline,
@@ -1346,10 +1380,7 @@ class SpotifyGateway:
             ),
         )
         items = _as_dict(result.get("tracks")).get("items") or []
-        tracks = [track for item in items if (track := track_from_spotify(item))]
-        return distinct_titles(
-            t for t in tracks if any(a["id"] == artist["id"] for a in t["artists"])
-        )
+        return [track for item in items if (track := track_from_spotify(item))]
 
     def related_artists(self, artist_id: str, deadline: Deadline, trace: Trace) -> list[dict]:
         result = self._call(
@@ -1361,6 +1392,11 @@ class SpotifyGateway:
         return [
             artist for item in result.get("artists") or [] if (artist := artist_from_spotify(item))
         ]
+
+
+def tracks_of(artist_id: str, tracks: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The tracks crediting this artist, one per title."""
+    return distinct_titles(t for t in tracks if any(a["id"] == artist_id for a in t["artists"]))
 
 
 def _retry_after_seconds(value: Any) -> float:
@@ -1467,6 +1503,7 @@ def cocredits(artist_id: str, tracks: list[dict[str, Any]]) -> list[dict[str, An
 
 REMOVED_ENDPOINT_TTL_S = 7 * 86400  # re-check now and then: an app can be granted extended quota
 BREAKER_KEY = "breaker#spotify"
+TOP_TRACKS_REMOVED = "endpoint#top-tracks"
 BREAKER_RECHECK_S = 10  # how late a container may learn of another container's 429
 ANSWER_MEMORY_TTL_S = 300  # a whole answer, for repeats in the same container
 
@@ -1499,14 +1536,19 @@ class Lookup:
         self.store = app.store
         self.spotify = app.spotify
         self.shared_block_until = 0.0  # the breaker as DynamoDB last told this request
+        self.known_name = ""  # the artist's name as the store has it, before Spotify's
+        self.early_tracks: concurrent.futures.Future | None = None  # a track search begun early
 
     def answer(self, request: SkillRequest) -> ArtistAnswer | NotFound:
+        if self.store:
+            self.store.warm_up(self.trace, self.deadline)
         try:
             with self.trace.stage("resolve"):
                 found = self.resolve(request)
             if isinstance(found, NotFound):
                 return found
             artist_id, snapshot = found
+            self.trace.resolved_id = artist_id
             remembered = self.app.memory.get(f"answer#{artist_id}")
             if remembered is not None:
                 self.trace.layers["answer"] = "memory"
@@ -1554,19 +1596,35 @@ class Lookup:
         key = name_key(request.query)
         if not key:
             return NotFound(request.query)  # only symbols or emoji: nothing to search for
-        known, layer = self.cached_with_breaker([f"name#{key}"]).get(f"name#{key}", (None, None))
+        name = f"name#{key}"
+        # Memory, then the store (warm, MySQL answers in a millisecond), then DynamoDB, which
+        # also holds what Spotify said about names the store does not know.
+        known, layer = self.app.memory.get(name), "memory"
+        stored = None
+        if known is None and self.store:
+            stored = self.store.find_alias(key, self.trace, self.deadline)
+            if stored:
+                self.known_name = stored.name
+            if stored and stored.spotify_id:
+                self.trace.layers["name"] = "mysql"
+                self.cache.put(name, {"id": stored.spotify_id}, self.settings.cache_seconds, False)
+                return stored.spotify_id, None
+        cached = {} if known is not None else self.cached_with_breaker([name, TOP_TRACKS_REMOVED])
+        if known is None:
+            known, layer = cached.get(name, (None, None))
         if known is not None:
             self.trace.layers["name"] = layer
             if known.get("missing"):
                 return NotFound(request.query, known.get("suggestion"))
             return known["id"], None
-        stored = self.store.find_alias(key, self.trace, self.deadline) if self.store else None
-        if stored and stored.spotify_id:
-            self.trace.layers["name"] = "mysql"
-            self.cache.put(f"name#{key}", {"id": stored.spotify_id}, self.settings.cache_seconds)
-            return stored.spotify_id, None
         self.trace.layers["name"] = "spotify"
         asked = stored.name if stored else request.query
+        if stored and TOP_TRACKS_REMOVED in cached:
+            # The store knows the name and this app searches for tracks: do it alongside the
+            # artist search instead of after it (one round trip instead of two).
+            self.early_tracks = self.app.pool.submit(
+                self.spotify.search_tracks_named, stored.name, self.deadline, self.trace
+            )
         # In the pool, so a stalled connection cannot hold this thread past the deadline.
         search = self.app.pool.submit(self.spotify.search_artists, asked, self.deadline, self.trace)
         candidates = search.result(timeout=self.deadline.left() + 0.05)
@@ -1599,7 +1657,13 @@ class Lookup:
     def assemble(self, artist_id: str, snapshot: dict | None, asked: str) -> ArtistAnswer:
         """The artist's card data, tracks and related artists: cached parts first, the rest in
         parallel from Spotify and MySQL, cut short when the budget runs out."""
-        keys = [f"artist#{artist_id}", "endpoint#top-tracks", "endpoint#related-artists"]
+        keys = [f"artist#{artist_id}", TOP_TRACKS_REMOVED, "endpoint#related-artists"]
+        # The store's knowledge is needed whatever the caches hold: ask for it meanwhile.
+        knowledge_job = (
+            self.app.pool.submit(self.store.knowledge, artist_id, self.trace, self.deadline)
+            if self.store
+            else None
+        )
         with self.trace.stage("cache_read"):
             found = self.cached_with_breaker(keys)
         cached = {key: value for key, (value, _) in found.items()}
@@ -1615,7 +1679,7 @@ class Lookup:
         fetched_artist = None
         if "artist" not in bundle:
             fetched_artist = pool.submit(self.spotify.artist, artist_id, self.deadline, self.trace)
-        name_hint = bundle.get("artist", {}).get("name") or asked
+        name_hint = bundle.get("artist", {}).get("name") or self.known_name or asked
         tracks_job = None
         if "tracks" not in bundle:
             tracks_job = pool.submit(self.fetch_tracks, artist_id, name_hint, removed)
@@ -1624,9 +1688,10 @@ class Lookup:
             related_job = pool.submit(self.fetch_spotify_related, artist_id)
 
         with self.trace.stage("mysql_read"):
-            knowledge = (
-                self.store.knowledge(artist_id, self.trace, self.deadline) if self.store else None
-            )
+            knowledge = None
+            if knowledge_job is not None:
+                with contextlib.suppress(concurrent.futures.TimeoutError):
+                    knowledge = knowledge_job.result(timeout=self.deadline.left())
         notes: list[str] = []
         with self.trace.stage("spotify"):
             if fetched_artist is not None:
@@ -1686,6 +1751,10 @@ class Lookup:
                 if error.status not in (403, 404):
                     raise
                 self.remember_removed("top-tracks", error)
+        if self.early_tracks is not None:
+            found = tracks_of(artist_id, self.early_tracks.result(timeout=self.deadline.left()))
+            if found:
+                return found, False
         tracks = self.spotify.search_tracks(
             {"id": artist_id, "name": name}, self.deadline, self.trace
         )
@@ -2007,7 +2076,7 @@ class SkillApp:
 
     def __init__(self, settings: Settings):
         self.settings = settings
-        self.memory = MemoryCache()
+        self.memory = MemoryCache(settings.memory_cache_entries)
         self.dynamo = DynamoCache(settings.dynamodb_table) if settings.dynamodb_table else None
         self.store = ArtistStore(settings) if settings.mysql_host else None
         self.spotify = SpotifyGateway(settings) if settings.spotify_configured else None
@@ -2074,7 +2143,8 @@ def lambda_handler(event: Any, context: Any = None) -> dict[str, Any]:
     started = time.perf_counter()
     arrived = time.monotonic()
     request_id = getattr(context, "aws_request_id", None)
-    trace = Trace(request_id=request_id if isinstance(request_id, str) else str(uuid.uuid4()))
+    # Lambda always gives one; local callers may not (uuid's import is not worth a cold start).
+    trace = Trace(request_id=request_id if isinstance(request_id, str) else os.urandom(16).hex())
     try:
         app = skill_app()
     except SecretUnavailable:
@@ -2121,6 +2191,7 @@ def lambda_handler(event: Any, context: Any = None) -> dict[str, Any]:
         request_id=trace.request_id,
         **fields,
         outcome=trace.outcome,
+        resolved_id=trace.resolved_id or None,
         layers=trace.layers,
         spotify_calls=trace.spotify_calls,
         mysql_calls=trace.mysql_calls,

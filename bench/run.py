@@ -1,0 +1,392 @@
+"""`make bench`: how fast the skill answers and how many Spotify calls it spends, measured
+against the real MariaDB, DynamoDB Local and the Spotify-compatible stub with a latency
+injected into every Spotify call. Prints tables; asserts nothing (tests do that).
+
+    python -m bench.run [--latency-ms 120] [--requests 3000] [--containers 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import datetime
+import io
+import json
+import logging
+import multiprocessing
+import os
+import platform
+import random
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import boto3
+import pymysql
+
+from devtools.containers import new_container
+from devtools.local_gateway import LambdaContext, kakao_request, proxy_event
+from devtools.services import dynamodb_local, mysql_server
+from devtools.spotify_stub import SpotifyStub
+
+REPO = Path(__file__).resolve().parent.parent
+CATALOG = json.loads((REPO / "devtools" / "catalog.json").read_text(encoding="utf-8"))
+CLIENT_ID, CLIENT_SECRET = "bench-client-id", "bench-client-secret"
+TABLE = "kakao-music-bench"
+UNKNOWN = [f"없는가수{n}" for n in range(40)]
+
+
+# -- measuring one container ------------------------------------------------------------------
+
+
+class Container:
+    """A fresh lambda_function whose JSON log lines are kept, to read each request's calls."""
+
+    def __init__(self) -> None:
+        self.module = new_container()
+        self.log = io.StringIO()
+        with contextlib.redirect_stdout(self.log):
+            self.module.skill_app()  # the log handler binds stdout now
+
+    def ask(self, utterance: str) -> tuple[float, dict]:
+        """Milliseconds in the handler, and the request's "skill answered" log line."""
+        event = proxy_event(
+            json.dumps(kakao_request(utterance), ensure_ascii=False),
+            {"Content-Type": "application/json"},
+        )
+        context = LambdaContext()
+        # Containers in one process share the logger by name: point it at this one's log.
+        logging.getLogger(self.module.SERVICE_NAME).handlers[0].setStream(self.log)
+        mark = self.log.tell()
+        started = time.perf_counter()
+        self.module.lambda_handler(event, context)
+        elapsed = (time.perf_counter() - started) * 1000
+        self.log.seek(mark)
+        lines = [json.loads(line) for line in self.log.read().splitlines() if line[:1] == "{"]
+        return elapsed, next(line for line in lines if line["message"] == "skill answered")
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered) + 0.5) - 1))]
+
+
+def summary(samples: list[tuple[float, dict]]) -> dict[str, float]:
+    times = [ms for ms, _ in samples]
+    return {
+        "n": len(samples),
+        "p50": percentile(times, 50),
+        "p95": percentile(times, 95),
+        "p99": percentile(times, 99),
+        "spotify": statistics.mean(len(line["spotify_calls"]) for _, line in samples),
+        "mysql": statistics.mean(line["mysql_calls"] for _, line in samples),
+        "dynamodb": statistics.mean(line["dynamodb_calls"] for _, line in samples),
+    }
+
+
+# -- the four measurements ----------------------------------------------------------------------
+
+
+def timed_import(statement: str, env: dict) -> float:
+    code = f"import time; t = time.perf_counter(); {statement}; print(time.perf_counter() - t)"
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, check=True
+    )
+    return float(out.stdout.strip()) * 1000
+
+
+def import_breakdown(env: dict, top: int = 5) -> list[tuple[str, float]]:
+    """The biggest cumulative imports under lambda_function, from `python -X importtime`."""
+    run = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", "import lambda_function"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    rows = []
+    for line in run.stderr.splitlines():
+        parts = line.split("|")
+        if len(parts) == 3 and parts[1].strip().isdigit():
+            name = parts[2].rstrip()
+            if name.startswith("   ") and not name.startswith("     "):  # direct children
+                rows.append((name.strip(), int(parts[1]) / 1000))
+    return sorted(rows, key=lambda row: -row[1])[:top]
+
+
+FIRST_REQUEST = """
+import json, time
+t = time.perf_counter()
+import lambda_function
+imported = time.perf_counter()
+from devtools.local_gateway import LambdaContext, kakao_request, proxy_event
+event = proxy_event(json.dumps(kakao_request("아이유"), ensure_ascii=False), {})
+lambda_function.lambda_handler(event, LambdaContext())
+print(json.dumps([imported - t, time.perf_counter() - imported]))
+"""
+
+
+def cold_start(env: dict, samples: int) -> dict:
+    quiet = {**env, "LOG_LEVEL": "CRITICAL"}
+    bare, ours = [], []
+    for _ in range(samples):  # interleaved, so machine drift hits both alike
+        bare.append(timed_import("import boto3, pymysql, spotipy", quiet))
+        ours.append(timed_import("import lambda_function", quiet))
+    first = []
+    for _ in range(samples):
+        out = subprocess.run(
+            [sys.executable, "-c", FIRST_REQUEST],
+            cwd=REPO,
+            env=quiet,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        first.append(json.loads(out.stdout.strip().splitlines()[-1])[1] * 1000)
+    return {
+        "bare": statistics.median(bare),
+        "import": statistics.median(ours),
+        "first_request": statistics.median(first),
+        "breakdown": import_breakdown(quiet),
+    }
+
+
+def korean_alias(name: str) -> str | None:
+    artist = next(a for a in CATALOG["artists"] if a["name"] == name)
+    return (artist.get("search_aliases") or [None])[0]
+
+
+def request_classes(stub: SpotifyStub) -> dict[str, dict]:
+    names = [a["name"] for a in CATALOG["artists"]]
+    first_names = [korean_alias(n) or n for n in names[:20]]  # Korean where there is one
+    warm = Container()
+    first = [warm.ask(name) for name in first_names]
+    unknown = [warm.ask(name) for name in UNKNOWN[:20]]
+    known = [Container().ask(name) for name in first_names]
+    repeat = [warm.ask(first_names[i % len(first_names)]) for i in range(300)]
+    return {"repeat": summary(repeat), "known": summary(known), "first sight": summary(first),
+            "unknown name": summary(unknown)}  # fmt: skip
+
+
+def workload_names(count: int, seed: int) -> list[str]:
+    """Zipf (s = 1.1) over the catalog's artists and their Korean aliases; 5 % unknown."""
+    rng = random.Random(seed)
+    pool = []
+    for artist in CATALOG["artists"]:
+        pool.append(artist["name"])
+        pool.extend(artist.get("search_aliases") or [])
+    with open(REPO / "data" / "artists.csv", encoding="utf-8", newline="") as handle:
+        in_catalog = {a["name"] for a in CATALOG["artists"]}
+        for row in csv.DictReader(handle):
+            if row["name"] in in_catalog:
+                pool.extend(a for a in row["aliases"].split("|") if a and a not in pool)
+    rng.shuffle(pool)
+    weights = [1 / rank**1.1 for rank in range(1, len(pool) + 1)]
+    names = rng.choices(pool, weights, k=count)
+    return [rng.choice(UNKNOWN) if rng.random() < 0.05 else name for name in names]
+
+
+def run_share(env: dict, names: list[str], results) -> None:
+    """One container (process) answering its share of the workload in order."""
+    os.environ.update(env)
+    container = Container()
+    results.put([container.ask(name) for name in names])
+
+
+def workload(env: dict, stub: SpotifyStub, names: list[str], containers: int) -> dict:
+    context = multiprocessing.get_context("spawn")
+    results = context.Queue()
+    stub.reset_calls()
+    started = time.monotonic()
+    processes = [
+        context.Process(target=run_share, args=(env, names[i::containers], results))
+        for i in range(containers)
+    ]
+    for process in processes:
+        process.start()
+    samples = [sample for _ in processes for sample in results.get(timeout=1800)]
+    for process in processes:
+        process.join()
+    wall = time.monotonic() - started
+    artists = {line["artist_id"] for _, line in samples if line.get("artist_id")}
+    resolved = {
+        line.get("artist_id") or line["query"]
+        for _, line in samples
+        if line["outcome"] in ("artist", "partial")
+    }
+    unknown = {name for name in names if name in UNKNOWN}
+    spotify = stub.api_calls() + stub.token_calls()
+    # What a perfect bot must spend in development mode: per artist one search and one track
+    # search, per unknown name one search, one token per container, and one probe each of
+    # the two endpoints development apps lost.
+    needed = 2 * len(resolved) + len(unknown) + containers + 2
+    return {
+        **summary(samples),
+        "wall_s": wall,
+        "spotify_total": spotify,
+        "distinct_artists": len(resolved),
+        "distinct_unknown": len(unknown),
+        "needed": needed,
+        "per_artist": spotify / max(1, len(resolved)),
+        "artists_seen": len(artists),
+    }
+
+
+# -- set-up and report --------------------------------------------------------------------------
+
+
+def reset_store_and_cache(env: dict) -> None:
+    skill = new_container()
+    settings = skill.Settings.from_env(env)
+    skill.ArtistStore(settings).create_schema()
+    with (
+        pymysql.connect(
+            host=settings.mysql_host, port=settings.mysql_port, user=settings.mysql_user,
+            password=settings.mysql_password, database=settings.mysql_database, autocommit=True,
+        ) as conn,
+        conn.cursor() as cursor,
+    ):  # fmt: skip
+        cursor.execute("SET FOREIGN_KEY_CHECKS = 0")
+        for table in ("related_artists", "tags", "aliases", "artists"):
+            cursor.execute(f"TRUNCATE TABLE {table}")
+        cursor.execute("SET FOREIGN_KEY_CHECKS = 1")
+    with open(REPO / "data" / "artists.csv", encoding="utf-8", newline="") as handle:
+        rows, _ = skill.read_curated_csv(handle)
+    skill.ArtistStore(settings).load_artists(rows)
+    dynamodb = boto3.client("dynamodb")
+    with contextlib.suppress(dynamodb.exceptions.ResourceNotFoundException):
+        dynamodb.delete_table(TableName=TABLE)
+        dynamodb.get_waiter("table_not_exists").wait(TableName=TABLE)
+    skill.DynamoCache(TABLE).create_table()
+
+
+def machine() -> str:
+    model = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return (
+        f"{platform.node()}: {model}, {os.cpu_count()} CPUs, {platform.system()} "
+        f"{platform.release()}; Python {platform.python_version()}; "
+        f"{datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC"
+    )
+
+
+def table(header: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    line = lambda row: "  ".join(str(c).rjust(w) for c, w in zip(row, widths, strict=True))  # noqa: E731
+    return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, rows)])
+
+
+def verdict(ok: bool) -> str:
+    return "met" if ok else "MISSED"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--latency-ms", type=int, default=120, help="per Spotify call")
+    parser.add_argument("--requests", type=int, default=3000)
+    parser.add_argument("--containers", type=int, default=4)
+    parser.add_argument("--cold-samples", type=int, default=10)
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args(argv)
+    print(f"# make bench — {machine()}")
+    print(
+        f"# Spotify stub in development-2026 mode, +{args.latency_ms} ms per call; "
+        "MariaDB and DynamoDB Local on loopback\n"
+    )
+    with (
+        mysql_server("kakao_music_bench") as mysql,
+        dynamodb_local() as endpoint,
+        SpotifyStub(client_id=CLIENT_ID, client_secret=CLIENT_SECRET) as stub,
+    ):
+        stub.latency_ms = args.latency_ms
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("MYSQL_", "SPOTIFY_"))},
+            "SPOTIFY_CLIENT_ID": CLIENT_ID,
+            "SPOTIFY_CLIENT_SECRET": CLIENT_SECRET,
+            "SPOTIFY_API_URL": stub.api_url,
+            "SPOTIFY_TOKEN_URL": stub.token_url,
+            **mysql.env(),
+            "DYNAMODB_TABLE": TABLE,
+            "AWS_ENDPOINT_URL_DYNAMODB": endpoint,
+            "AWS_ACCESS_KEY_ID": "bench",
+            "AWS_SECRET_ACCESS_KEY": "bench",
+            "AWS_DEFAULT_REGION": "ap-northeast-2",
+            "LOG_LEVEL": "INFO",
+        }
+        os.environ.update(env)
+        reset_store_and_cache(env)
+
+        cold = cold_start(env, args.cold_samples)
+        print(f"## Cold start (median of {args.cold_samples} fresh interpreters)")
+        print(table(["what", "ms"], [
+            ["import boto3, pymysql, spotipy (bare)", f"{cold['bare']:.0f}"],
+            ["import lambda_function", f"{cold['import']:.0f}"],
+            ["first request after import (known artist, all layers)", f"{cold['first_request']:.0f}"],  # noqa: E501
+        ]))  # fmt: skip
+        print("top imports under lambda_function (-X importtime, cumulative ms): " + ", ".join(
+            f"{name} {ms:.0f}" for name, ms in cold["breakdown"]))  # fmt: skip
+
+        reset_store_and_cache(env)
+        classes = request_classes(stub)
+        print("\n## Request classes (ms in the handler; calls per request)")
+        print(table(
+            ["class", "n", "p50", "p95", "p99", "Spotify", "MySQL", "DynamoDB"],
+            [[name, c["n"], f"{c['p50']:.2f}", f"{c['p95']:.2f}", f"{c['p99']:.2f}",
+              f"{c['spotify']:.2f}", f"{c['mysql']:.2f}", f"{c['dynamodb']:.2f}"]
+             for name, c in classes.items()],
+        ))  # fmt: skip
+
+        names = workload_names(args.requests, args.seed)
+        runs = {}
+        reset_store_and_cache(env)
+        runs["caches on"] = workload(env, stub, names, args.containers)
+        reset_store_and_cache(env)
+        off = {**env, "DYNAMODB_TABLE": "", "MEMORY_CACHE_ENTRIES": "0"}
+        runs["caches off"] = workload(off, stub, names, args.containers)
+    print(
+        f"\n## Workload: {args.requests} requests, Zipf s=1.1 over catalog names and Korean "
+        f"aliases, 5 % unknown, {args.containers} containers (processes)"
+    )
+    print(table(
+        ["run", "p50", "p95", "p99", "Spotify calls", "needed", "per artist", "wall s"],
+        [[name, f"{r['p50']:.1f}", f"{r['p95']:.1f}", f"{r['p99']:.1f}", r["spotify_total"],
+          r["needed"], f"{r['per_artist']:.2f}", f"{r['wall_s']:.0f}"]
+         for name, r in runs.items()],
+    ))  # fmt: skip
+    on, cold_off = runs["caches on"], runs["caches off"]
+    print(
+        f"caches off / on: Spotify calls x{cold_off['spotify_total'] / on['spotify_total']:.1f}, "
+        f"p50 x{cold_off['p50'] / on['p50']:.1f}, p99 x{cold_off['p99'] / on['p99']:.1f} "
+        f"({on['distinct_artists']} distinct artists, {on['distinct_unknown']} unknown names)"
+    )
+
+    latency = args.latency_ms
+    checks = [
+        ("repeat p50 <= 1 ms", classes["repeat"]["p50"] <= 1),
+        ("repeat p99 <= 3 ms", classes["repeat"]["p99"] <= 3),
+        ("known p95 <= 20 ms", classes["known"]["p95"] <= 20),
+        ("known: zero Spotify calls", classes["known"]["spotify"] == 0),
+        (
+            f"first sight p95 <= {3 * latency + 50} ms",
+            classes["first sight"]["p95"] <= 3 * latency + 50,
+        ),
+        ("workload Spotify calls <= 1.1 x needed", on["spotify_total"] <= 1.1 * on["needed"]),
+        ("workload p99 <= 1000 ms", on["p99"] <= 1000),
+        ("import <= 1.15 x bare import", cold["import"] <= 1.15 * cold["bare"]),
+    ]
+    print("\n## Targets")
+    for name, ok in checks:
+        print(f"{verdict(ok):>7}  {name}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
