@@ -661,6 +661,30 @@ class DynamoCache:
                 detail=str(error)[:300],
             )
 
+    def claim(self, key: str, seconds: float, trace: Trace, deadline: Deadline) -> bool:
+        """True when this container should fetch `key` itself: no other container claimed it
+        in the last `seconds` (or DynamoDB cannot tell). One conditional PutItem."""
+        if time.monotonic() < self._down_until:
+            return True
+        now = int(time.time())
+        with self._guard("put_item", trace):
+            try:
+                self.client(deadline).put_item(
+                    TableName=self.table,
+                    Item={
+                        "pk": {"S": f"claim#{key}"},
+                        "body": {"S": "{}"},
+                        "expires_at": {"N": str(now + max(1, round(seconds)))},
+                    },
+                    ConditionExpression="attribute_not_exists(pk) OR expires_at < :now",
+                    ExpressionAttributeValues={":now": {"N": str(now)}},
+                )
+            except botocore.exceptions.ClientError as error:
+                if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                    raise
+                return False
+        return True
+
     def create_table(self) -> str:
         """Create the table with its TTL setting where it does not exist yet (idempotent)."""
         client = self.client()
@@ -1305,13 +1329,14 @@ class SpotifyGateway:
             )
         for attempt in (1, 2):
             self._token(deadline, trace)
+            used = self._auth.cache_handler.get_cached_token()
             trace.spotify_calls.append(endpoint)
             self._client.requests_timeout = deadline.timeout(2.0)
             try:
                 result = request(self._client)
             except spotipy.SpotifyException as error:
                 if error.http_status == 401 and attempt == 1:
-                    self._auth.cache_handler.save_token_to_cache(None)  # expired: fetch one more
+                    self._forget_token(used)  # expired: fetch one more
                     continue
                 raise self._error(error) from None
             except requests.RequestException as error:
@@ -1320,6 +1345,15 @@ class SpotifyGateway:
                 raise SpotifyUnavailable(0, "response is not JSON")
             return result
         raise SpotifyError(401, "token rejected twice")
+
+    def _forget_token(self, used: dict | None) -> None:
+        """Drop the token a call was refused with, unless a parallel call already replaced it."""
+        with self._token_lock:
+            current = self._auth.cache_handler.get_cached_token()
+            if current is not None and (used or {}).get("access_token") == current.get(
+                "access_token"
+            ):
+                self._auth.cache_handler.save_token_to_cache(None)
 
     def _error(self, error: spotipy.SpotifyException) -> SpotifyError:
         status, reason = error.http_status, error.reason or ""
@@ -1504,6 +1538,8 @@ def cocredits(artist_id: str, tracks: list[dict[str, Any]]) -> list[dict[str, An
 REMOVED_ENDPOINT_TTL_S = 7 * 86400  # re-check now and then: an app can be granted extended quota
 BREAKER_KEY = "breaker#spotify"
 TOP_TRACKS_REMOVED = "endpoint#top-tracks"
+SINGLE_FLIGHT_S = 1.5  # how long other containers wait for the one fetching a new artist
+SINGLE_FLIGHT_POLL_S = 0.05
 BREAKER_RECHECK_S = 10  # how late a container may learn of another container's 429
 ANSWER_MEMORY_TTL_S = 300  # a whole answer, for repeats in the same container
 
@@ -1568,6 +1604,25 @@ class Lookup:
             with self.trace.stage("cache_write"):
                 self.cache.flush()
 
+    # -- one container fetches a new artist from Spotify; the others wait for its answer
+
+    def fetched_elsewhere(self, key: str) -> Any:
+        """The value another container is fetching right now, once it lands in DynamoDB; None
+        when this container should fetch it (nobody else is, or they took too long)."""
+        dynamo = self.cache.dynamo
+        if dynamo is None or dynamo.claim(key, SINGLE_FLIGHT_S, self.trace, self.deadline):
+            return None
+        self.trace.layers["waited_for"] = key.split("#", 1)[0]
+        # Wait at most half of what is left: enough for the other container's fetch, and
+        # enough left to fetch it ourselves if it failed.
+        until = time.monotonic() + min(SINGLE_FLIGHT_S, self.deadline.left() / 2)
+        while time.monotonic() < until:
+            time.sleep(SINGLE_FLIGHT_POLL_S)
+            value, _ = self.cache.get(key)
+            if value is not None:
+                return value
+        return None
+
     # -- the Spotify rate-limit breaker, shared by all containers through the cache
 
     def cached_with_breaker(self, keys: list[str]) -> dict[str, tuple[Any, str]]:
@@ -1617,6 +1672,12 @@ class Lookup:
             if known.get("missing"):
                 return NotFound(request.query, known.get("suggestion"))
             return known["id"], None
+        landed = self.fetched_elsewhere(name)
+        if landed is not None:
+            self.trace.layers["name"] = "dynamodb"
+            if landed.get("missing"):
+                return NotFound(request.query, landed.get("suggestion"))
+            return landed["id"], None
         self.trace.layers["name"] = "spotify"
         asked = stored.name if stored else request.query
         if stored and TOP_TRACKS_REMOVED in cached:
@@ -1672,6 +1733,8 @@ class Lookup:
         removed = {
             name for name in ("top-tracks", "related-artists") if f"endpoint#{name}" in cached
         }
+        if not bundle and snapshot is None:  # nobody asked about it lately: maybe right now
+            bundle = dict(self.fetched_elsewhere(keys[0]) or {})
         if snapshot and "artist" not in bundle:
             bundle["artist"] = snapshot
 

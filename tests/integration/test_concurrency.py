@@ -52,6 +52,7 @@ def test_containers_racing_for_one_new_artist(env, spotify, mysql_config, typed,
         json.dumps(kakao_request(typed, extra), ensure_ascii=False),
         {"Content-Type": "application/json"},
     )
+    spotify.reset_calls()
     answers = race(env, event)
 
     titles = set()
@@ -92,5 +93,11 @@ def test_containers_racing_for_one_new_artist(env, spotify, mysql_config, typed,
         )
         == []
     )
+    # One container fetched the artist; the others waited for its answer in DynamoDB.
+    fetches = [
+        call for call in spotify.calls
+        if call["path"] == "/v1/search" or call["path"] == f"/v1/artists/{spotify.artist_id(title)}"
+    ]  # fmt: skip
+    assert len(fetches) == 2, [(c["path"], c["params"]) for c in fetches]
     names = rows(mysql_config, "SELECT name_key FROM artists GROUP BY name_key HAVING COUNT(*) > 1")
     assert names == [], "a second row for an artist the curated file already had"

@@ -366,3 +366,19 @@ def test_injection_strings_are_matched_literally(env, mysql_config):
     with pymysql.connect(**mysql_kwargs(mysql_config)) as conn, conn.cursor() as cursor:
         cursor.execute("SELECT COUNT(*) FROM artists")
         assert cursor.fetchone()[0] > 100
+
+
+def test_the_store_connects_without_loading_the_ca_store(env, monkeypatch, capsys):
+    """pymysql's default would load the system CA store (25 ms) on every connect, unused."""
+    import ssl
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the CA store was loaded")
+
+    monkeypatch.setattr(ssl, "create_default_context", refuse)
+    status, body = ask(new_container(), "뉴진스")
+    assert component(body, "basicCard")["title"] == "NewJeans"
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines() if x.startswith("{")]
+    answered = next(line for line in lines if line["message"] == "skill answered")
+    assert answered["mysql_calls"] >= 2 and answered["outcome"] == "artist"
+    assert not [line for line in lines if line["level"] in ("WARNING", "ERROR")]
