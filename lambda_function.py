@@ -1428,6 +1428,11 @@ class SpotifyGateway:
         ]
 
 
+def endpoint_gone(known: dict[str, Any] | None) -> bool:
+    """A cached endpoint status says this app lost the endpoint (development mode)."""
+    return isinstance(known, dict) and known.get("status") in (403, 404)
+
+
 def tracks_of(artist_id: str, tracks: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     """The tracks crediting this artist, one per title."""
     return distinct_titles(t for t in tracks if any(a["id"] == artist_id for a in t["artists"]))
@@ -1574,6 +1579,8 @@ class Lookup:
         self.shared_block_until = 0.0  # the breaker as DynamoDB last told this request
         self.known_name = ""  # the artist's name as the store has it, before Spotify's
         self.early_tracks: concurrent.futures.Future | None = None  # a track search begun early
+        self.probing: set[str] = set()  # endpoints this request asks about for all containers
+        self.assumed_gone: set[str] = set()  # endpoints skipped while another container asks
 
     def answer(self, request: SkillRequest) -> ArtistAnswer | NotFound:
         if self.store:
@@ -1622,6 +1629,13 @@ class Lookup:
             if value is not None:
                 return value
         return None
+
+    def fetched_elsewhere_is_claimed(self, key: str) -> bool:
+        """Another container claimed `key` moments ago (no waiting: the caller has a fallback)."""
+        dynamo = self.cache.dynamo
+        return dynamo is not None and not dynamo.claim(
+            key, SINGLE_FLIGHT_S, self.trace, self.deadline
+        )
 
     # -- the Spotify rate-limit breaker, shared by all containers through the cache
 
@@ -1680,7 +1694,7 @@ class Lookup:
             return landed["id"], None
         self.trace.layers["name"] = "spotify"
         asked = stored.name if stored else request.query
-        if stored and TOP_TRACKS_REMOVED in cached:
+        if stored and endpoint_gone(cached.get(TOP_TRACKS_REMOVED, (None,))[0]):
             # The store knows the name and this app searches for tracks: do it alongside the
             # artist search instead of after it (one round trip instead of two).
             self.early_tracks = self.app.pool.submit(
@@ -1730,9 +1744,18 @@ class Lookup:
         cached = {key: value for key, (value, _) in found.items()}
         bundle = dict(cached.get(f"artist#{artist_id}") or {})
         self.trace.layers["artist"] = found[keys[0]][1] if bundle else "spotify"
-        removed = {
-            name for name in ("top-tracks", "related-artists") if f"endpoint#{name}" in cached
-        }
+        removed = set()
+        for name in ("top-tracks", "related-artists"):
+            known = cached.get(f"endpoint#{name}")
+            if endpoint_gone(known):
+                removed.add(name)
+            elif known is None:
+                # Unknown to this app yet: one container asks, the others take the fallback.
+                if self.fetched_elsewhere_is_claimed(f"endpoint#{name}"):
+                    removed.add(name)
+                    self.assumed_gone.add(name)
+                else:
+                    self.probing.add(name)
         if not bundle and snapshot is None:  # nobody asked about it lately: maybe right now
             bundle = dict(self.fetched_elsewhere(keys[0]) or {})
         if snapshot and "artist" not in bundle:
@@ -1762,7 +1785,9 @@ class Lookup:
                 if bundle["artist"] is None:
                     raise SpotifyError(404, "artist not found")
             tracks = self._finish(tracks_job, notes, "곡 정보") if tracks_job else None
-            if tracks and tracks[0]:  # an empty list is not worth keeping for days
+            # An empty list is not worth keeping for days, nor search results that stood in
+            # for top tracks only while another container was finding out about them.
+            if tracks and tracks[0] and (tracks[1] or "top-tracks" not in self.assumed_gone):
                 bundle["tracks"], bundle["tracks_are_top"] = tracks
             spotify_related = self._finish(related_job, notes, None) if related_job else None
             if spotify_related is not None:
@@ -1809,7 +1834,9 @@ class Lookup:
     def fetch_tracks(self, artist_id: str, name: str, removed: set[str]) -> tuple[list[dict], bool]:
         if "top-tracks" not in removed:
             try:
-                return self.spotify.top_tracks(artist_id, self.deadline, self.trace), True
+                tracks = self.spotify.top_tracks(artist_id, self.deadline, self.trace)
+                self.remember_endpoint_works("top-tracks")
+                return tracks, True
             except SpotifyError as error:
                 if error.status not in (403, 404):
                     raise
@@ -1831,7 +1858,13 @@ class Lookup:
                 raise
             self.remember_removed("related-artists", error)
             return None
+        self.remember_endpoint_works("related-artists")
         return [{"id": a["id"], "name": a["name"], "reason": "spotify"} for a in artists]
+
+    def remember_endpoint_works(self, endpoint: str) -> None:
+        """This app has the endpoint (extended quota): no container needs to probe it again."""
+        if endpoint in self.probing:
+            self.cache.put(f"endpoint#{endpoint}", {"status": 200}, REMOVED_ENDPOINT_TTL_S)
 
     def remember_removed(self, endpoint: str, error: SpotifyError) -> None:
         """Development-mode apps lost this endpoint: no later request pays for asking again."""

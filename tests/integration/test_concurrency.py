@@ -18,13 +18,15 @@ from .conftest import mysql_kwargs
 CONTAINERS = 10
 
 
-def race(env: dict, event: dict) -> list[tuple]:
+def race(env: dict, event: dict | list[dict]) -> list[tuple]:
+    """Each container answers its event (the same one, or one each) at the same instant."""
+    events = event if isinstance(event, list) else [event] * CONTAINERS
     context = multiprocessing.get_context("spawn")
-    start = context.Barrier(CONTAINERS)
+    start = context.Barrier(len(events))
     results = context.Queue()
     processes = [
-        context.Process(target=answer_in_new_process, args=(env, event, start, results))
-        for _ in range(CONTAINERS)
+        context.Process(target=answer_in_new_process, args=(env, each, start, results))
+        for each in events
     ]
     for process in processes:
         process.start()
@@ -101,3 +103,17 @@ def test_containers_racing_for_one_new_artist(env, spotify, mysql_config, typed,
     assert len(fetches) == 2, [(c["path"], c["params"]) for c in fetches]
     names = rows(mysql_config, "SELECT name_key FROM artists GROUP BY name_key HAVING COUNT(*) > 1")
     assert names == [], "a second row for an artist the curated file already had"
+
+
+def test_containers_starting_together_ask_spotify_about_its_lost_endpoints_once(env, spotify):
+    names = ["아이유", "뉴진스", "트와이스", "에스파", "아이브", "세븐틴"]
+    events = [
+        proxy_event(json.dumps(kakao_request(name), ensure_ascii=False), {}) for name in names
+    ]
+    spotify.reset_calls()
+    answers = race(env, events)
+    assert all(
+        status == 200 and validate_skill_response(body) == [] for status, body, *_ in answers
+    )
+    probes = [call["path"].rsplit("/", 1)[-1] for call in spotify.calls if "-" in call["path"]]
+    assert sorted(probes) == ["related-artists", "top-tracks"]

@@ -382,3 +382,17 @@ def test_the_store_connects_without_loading_the_ca_store(env, monkeypatch, capsy
     answered = next(line for line in lines if line["message"] == "skill answered")
     assert answered["mysql_calls"] >= 2 and answered["outcome"] == "artist"
     assert not [line for line in lines if line["level"] in ("WARNING", "ERROR")]
+
+
+def test_an_extended_app_remembers_its_endpoints_work_and_keeps_top_tracks(env, spotify):
+    spotify.mode = "extended"
+    status, body = ask(new_container(), "BTS")
+    assert component(body, "listCard")["header"]["title"].endswith("인기곡")
+    stored = dynamodb(env["AWS_ENDPOINT_URL_DYNAMODB"]).get_item(
+        TableName=TABLE, Key={"pk": {"S": "endpoint#top-tracks"}}
+    )["Item"]
+    assert json.loads(stored["body"]["S"]) == {"status": 200}
+    spotify.reset_calls()
+    status, body = ask(new_container(), "아이유")
+    assert component(body, "listCard")["header"]["title"].endswith("인기곡")
+    assert [c for c in spotify.calls if "top-tracks" in c["path"]]
