@@ -1566,7 +1566,7 @@ class NotFound:
 
 
 class Lookup:
-    """One request's look-up: memory, DynamoDB, MySQL, then Spotify, cheapest first."""
+    """One request's look-up: memory, MySQL, DynamoDB, then Spotify, cheapest first."""
 
     def __init__(self, app: SkillApp, deadline: Deadline, trace: Trace):
         self.app = app
