@@ -1580,7 +1580,6 @@ class Lookup:
         self.known_name = ""  # the artist's name as the store has it, before Spotify's
         self.early_tracks: concurrent.futures.Future | None = None  # a track search begun early
         self.probing: set[str] = set()  # endpoints this request asks about for all containers
-        self.assumed_gone: set[str] = set()  # endpoints skipped while another container asks
 
     def answer(self, request: SkillRequest) -> ArtistAnswer | NotFound:
         if self.store:
@@ -1714,6 +1713,11 @@ class Lookup:
                 self.settings.negative_cache_seconds,
             )
             return NotFound(request.query, suggestion)
+        if self.cache.dynamo:
+            # Containers that waited for this name will want the artist next: it is ours to fetch.
+            self.cache.dynamo.claim(
+                f"artist#{best['id']}", SINGLE_FLIGHT_S, self.trace, self.deadline
+            )
         if self.store:
             linked = stored if stored and name_key(stored.name) == name_key(best["name"]) else None
             self.store.remember_artist(best, request.query, linked, self.trace, self.deadline)
@@ -1744,22 +1748,22 @@ class Lookup:
         cached = {key: value for key, (value, _) in found.items()}
         bundle = dict(cached.get(f"artist#{artist_id}") or {})
         self.trace.layers["artist"] = found[keys[0]][1] if bundle else "spotify"
-        removed = set()
-        for name in ("top-tracks", "related-artists"):
-            known = cached.get(f"endpoint#{name}")
-            if endpoint_gone(known):
-                removed.add(name)
-            elif known is None:
-                # Unknown to this app yet: one container asks, the others take the fallback.
-                if self.fetched_elsewhere_is_claimed(f"endpoint#{name}"):
-                    removed.add(name)
-                    self.assumed_gone.add(name)
-                else:
-                    self.probing.add(name)
         if not bundle and snapshot is None:  # nobody asked about it lately: maybe right now
             bundle = dict(self.fetched_elsewhere(keys[0]) or {})
         if snapshot and "artist" not in bundle:
             bundle["artist"] = snapshot
+        wanted = {"top-tracks": "tracks", "related-artists": "spotify_related"}
+        removed = set()
+        for name, part in wanted.items():
+            known = cached.get(f"endpoint#{name}")
+            if endpoint_gone(known):
+                removed.add(name)
+            elif known is None and part not in bundle:
+                # Unknown to this app yet: one container asks, the others take the fallback.
+                if self.fetched_elsewhere_is_claimed(f"endpoint#{name}"):
+                    removed.add(name)
+                else:
+                    self.probing.add(name)
 
         pool = self.app.pool
         fetched_artist = None
@@ -1785,9 +1789,7 @@ class Lookup:
                 if bundle["artist"] is None:
                     raise SpotifyError(404, "artist not found")
             tracks = self._finish(tracks_job, notes, "곡 정보") if tracks_job else None
-            # An empty list is not worth keeping for days, nor search results that stood in
-            # for top tracks only while another container was finding out about them.
-            if tracks and tracks[0] and (tracks[1] or "top-tracks" not in self.assumed_gone):
+            if tracks and tracks[0]:  # an empty list is not worth keeping for days
                 bundle["tracks"], bundle["tracks_are_top"] = tracks
             spotify_related = self._finish(related_job, notes, None) if related_job else None
             if spotify_related is not None:
