@@ -1615,8 +1615,7 @@ class Lookup:
     def fetched_elsewhere(self, key: str) -> Any:
         """The value another container is fetching right now, once it lands in DynamoDB; None
         when this container should fetch it (nobody else is, or they took too long)."""
-        dynamo = self.cache.dynamo
-        if dynamo is None or dynamo.claim(key, SINGLE_FLIGHT_S, self.trace, self.deadline):
+        if not self.fetched_elsewhere_is_claimed(key):
             return None
         self.trace.layers["waited_for"] = key.split("#", 1)[0]
         # Wait at most half of what is left: enough for the other container's fetch, and

@@ -28,7 +28,7 @@ from pathlib import Path
 import boto3
 import pymysql
 
-from devtools.containers import new_container
+from devtools.containers import new_container, reset_store
 from devtools.local_gateway import LambdaContext, kakao_request, proxy_event
 from devtools.services import dynamodb_local, mysql_server
 from devtools.spotify_stub import SpotifyStub
@@ -243,20 +243,11 @@ def reset_store_and_cache(env: dict) -> None:
     skill = new_container()
     settings = skill.Settings.from_env(env)
     skill.ArtistStore(settings).create_schema()
-    with (
-        pymysql.connect(
-            host=settings.mysql_host, port=settings.mysql_port, user=settings.mysql_user,
-            password=settings.mysql_password, database=settings.mysql_database, autocommit=True,
-        ) as conn,
-        conn.cursor() as cursor,
-    ):  # fmt: skip
-        cursor.execute("SET FOREIGN_KEY_CHECKS = 0")
-        for table in ("related_artists", "tags", "aliases", "artists"):
-            cursor.execute(f"TRUNCATE TABLE {table}")
-        cursor.execute("SET FOREIGN_KEY_CHECKS = 1")
-    with open(REPO / "data" / "artists.csv", encoding="utf-8", newline="") as handle:
-        rows, _ = skill.read_curated_csv(handle)
-    skill.ArtistStore(settings).load_artists(rows)
+    with pymysql.connect(
+        host=settings.mysql_host, port=settings.mysql_port, user=settings.mysql_user,
+        password=settings.mysql_password, database=settings.mysql_database, autocommit=True,
+    ) as conn:  # fmt: skip
+        reset_store(skill, settings, conn)
     dynamodb = boto3.client("dynamodb")
     with contextlib.suppress(dynamodb.exceptions.ResourceNotFoundException):
         dynamodb.delete_table(TableName=TABLE)

@@ -46,3 +46,18 @@ def answer_in_new_process(env: dict, event: dict, start, results) -> None:
         response = container.lambda_handler(event, LambdaContext())
         elapsed_ms = (time.monotonic() - started) * 1000
     results.put((response["statusCode"], json.loads(response["body"]), elapsed_ms, log.getvalue()))
+
+
+def reset_store(skill: ModuleType, settings, conn) -> list[str]:
+    """Empty the store's tables (through `conn`, a pymysql connection straight to MySQL) and
+    load data/artists.csv again: the clean start of each test, fault-matrix cell and bench
+    run. Returns the rows the file had to reject."""
+    with conn.cursor() as cursor:
+        cursor.execute("SET FOREIGN_KEY_CHECKS = 0")
+        for table in ("related_artists", "tags", "aliases", "artists"):
+            cursor.execute(f"TRUNCATE TABLE {table}")
+        cursor.execute("SET FOREIGN_KEY_CHECKS = 1")
+    with open(REPO / "data" / "artists.csv", encoding="utf-8", newline="") as handle:
+        rows, rejected = skill.read_curated_csv(handle)
+    skill.ArtistStore(settings).load_artists(rows)
+    return rejected

@@ -25,19 +25,17 @@ import secrets
 import sys
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import boto3
 import pymysql
 
-from devtools.containers import new_container
+from devtools.containers import new_container, reset_store
 from devtools.fault_proxy import FaultProxy
 from devtools.kakao_limits import validate_skill_response
 from devtools.local_gateway import LambdaContext, kakao_request, proxy_event
 from devtools.services import MySQLConfig, dynamodb_local, fresh_database, mysql_server
 from devtools.spotify_stub import SpotifyStub
 
-REPO = Path(__file__).resolve().parent.parent
 CLIENT_ID, CLIENT_SECRET = "faults-client-id", "faults-client-secret"
 DEFAULT_BUDGET_MS = 1500
 GRACE_S = 0.3  # what the issue allows past the budget: rendering, logging, returning
@@ -179,14 +177,8 @@ class Rig:
         for proxy in self.proxies.values():
             proxy.mode = "pass"
         skill = new_container()
-        with self.mysql_connection() as conn, conn.cursor() as cursor:
-            cursor.execute("SET FOREIGN_KEY_CHECKS = 0")
-            for table in ("related_artists", "tags", "aliases", "artists"):
-                cursor.execute(f"TRUNCATE TABLE {table}")
-            cursor.execute("SET FOREIGN_KEY_CHECKS = 1")
-        with open(REPO / "data" / "artists.csv", encoding="utf-8", newline="") as handle:
-            rows, _ = skill.read_curated_csv(handle)
-        skill.ArtistStore(skill.Settings.from_env()).load_artists(rows)
+        with self.mysql_connection() as conn:
+            reset_store(skill, skill.Settings.from_env(), conn)
         client = boto3.client("dynamodb", endpoint_url=self.dynamodb_endpoint)
         for page in client.get_paginator("scan").paginate(TableName=self.table):
             for item in page["Items"]:

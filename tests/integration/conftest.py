@@ -14,7 +14,7 @@ import boto3
 import pymysql
 import pytest
 
-from devtools.containers import new_container
+from devtools.containers import new_container, reset_store
 from devtools.kakao_limits import validate_skill_response
 from devtools.local_gateway import LambdaContext, kakao_request, proxy_event
 from devtools.services import dynamodb_local, mysql_server
@@ -84,15 +84,9 @@ def prepare_layers(mysql_config, dynamodb_endpoint) -> None:
     skill = new_container()
     settings = skill.Settings.from_env()
     skill.ArtistStore(settings).create_schema()
-    with pymysql.connect(**mysql_kwargs(mysql_config)) as conn, conn.cursor() as cursor:
-        cursor.execute("SET FOREIGN_KEY_CHECKS = 0")
-        for table in ("related_artists", "tags", "aliases", "artists"):
-            cursor.execute(f"TRUNCATE TABLE {table}")
-        cursor.execute("SET FOREIGN_KEY_CHECKS = 1")
-    with open(REPO / "data" / "artists.csv", encoding="utf-8", newline="") as handle:
-        rows, rejected = skill.read_curated_csv(handle)
+    with pymysql.connect(**mysql_kwargs(mysql_config)) as conn:
+        rejected = reset_store(skill, settings, conn)
     assert not rejected, rejected
-    skill.ArtistStore(settings).load_artists(rows)
     skill.DynamoCache(TABLE).create_table()
     clear_table(dynamodb_endpoint)
 
