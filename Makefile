@@ -13,7 +13,7 @@ PORT ?= 3000
 
 ARCH ?= x86_64
 
-.PHONY: run test unit lint format package faults bench tools invoke init-db load-artists clean
+.PHONY: run test unit lint format package faults bench tools invoke init-db load-artists related clean
 
 $(DEPS): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -74,6 +74,11 @@ init-db: $(DEPS)
 
 load-artists: $(DEPS)
 	$(PY) lambda_function.py load-artists data/artists.csv
+
+# The ranked related artists the store gives NAME, each source's share: make related NAME=아이유
+NAME ?= 아이유
+related: $(DEPS)
+	$(PY) lambda_function.py related "$(NAME)"
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) node_modules dist build .aws-sam .pytest_cache .ruff_cache .hypothesis

@@ -401,7 +401,7 @@ def skill_request_from(body: dict[str, Any]) -> SkillRequest:
         query=query,
         artist_id=artist_id if isinstance(artist_id, str) and SPOTIFY_ID.match(artist_id) else None,
         confirms_alias=clean_query(extra.get("confirms")),
-        user_hash=hashlib.sha256(user_key.encode("utf-8", "replace")).hexdigest()[:12]
+        user_hash=hashlib.sha256(user_key.encode("utf-8", "replace")).hexdigest()[:16]
         if user_key
         else "",
         surface=surface if isinstance(surface, str) else "",
@@ -491,6 +491,54 @@ def pick_artist(typed: str, candidates: list[dict[str, Any]]) -> dict[str, Any] 
     if candidates and is_plausible_match(typed, candidates[0]["name"]):
         return candidates[0]
     return None
+
+
+def _is_hangul(ch: str) -> bool:
+    return "\uac00" <= ch <= "\ud7a3"
+
+
+def _jamo(syllable: str) -> tuple[int, int, int]:
+    """A Hangul syllable's initial, vowel and final, as indexes."""
+    index = ord(syllable) - 0xAC00
+    return index // 588, index % 588 // 28, index % 28
+
+
+def edit_distance(a: str, b: str) -> int:
+    """Levenshtein distance, an adjacent swap counting one edit (coldpaly → coldplay)."""
+    rows = [list(range(len(b) + 1))]
+    for i, ca in enumerate(a, 1):
+        row = [i]
+        for j, cb in enumerate(b, 1):
+            row.append(min(rows[-1][j] + 1, row[j - 1] + 1, rows[-1][j - 1] + (ca != cb)))
+            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                row[j] = min(row[j], rows[-2][j - 2] + 1)
+        rows.append(row)
+    return rows[-1][-1]
+
+
+def is_misspelling(typed: str, known: str) -> bool:
+    """Is the key `typed` a near miss of the key `known`? In Hangul: same length (3+), one
+    syllable off, and that one shares two of its three letters (에미넘/에미넴, 뉴진즈/뉴진스).
+    Otherwise: one edit in 5+ letters, two in 9+ (edsheran, coldpaly)."""
+    if typed == known:
+        return False
+    if any(map(_is_hangul, typed)) or any(map(_is_hangul, known)):
+        if len(typed) != len(known) or len(typed) < 3:
+            return False
+        differing = [(a, b) for a, b in zip(typed, known, strict=True) if a != b]
+        if len(differing) != 1 or not all(map(_is_hangul, differing[0])):
+            return False
+        a, b = (_jamo(ch) for ch in differing[0])
+        return sum(x == y for x, y in zip(a, b, strict=True)) >= 2
+    if min(len(typed), len(known)) < 5 or abs(len(typed) - len(known)) > 2:
+        return False
+    return edit_distance(typed, known) <= (2 if min(len(typed), len(known)) >= 9 else 1)
+
+
+def closest_alias(key: str, aliases: Iterable[tuple[str, Any]]) -> Any | None:
+    """The owner of the one alias `key` misspells; None when none does, or several owners'."""
+    owners = {owner for alias_key, owner in aliases if is_misspelling(key, alias_key)}
+    return owners.pop() if len(owners) == 1 else None
 
 
 # ---- Budget -------------------------------------------------------------------------------
@@ -794,11 +842,40 @@ SCHEMA = (
         CONSTRAINT fk_related_other FOREIGN KEY (related_id)
             REFERENCES artists (id) ON DELETE CASCADE
     ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin""",
+    # The last artist each (hashed) user asked for: the "asked next" signal needs only that.
+    """CREATE TABLE IF NOT EXISTS recent_asks (
+        user_key CHAR(16) NOT NULL PRIMARY KEY,
+        artist_id INT UNSIGNED NOT NULL,
+        asked_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
+        CONSTRAINT fk_recent_artist FOREIGN KEY (artist_id)
+            REFERENCES artists (id) ON DELETE CASCADE
+    ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin""",
+    # Which user already counted A -> B: one user counts once per pair per CO_ASK_RECOUNT_S.
+    """CREATE TABLE IF NOT EXISTS co_asks (
+        artist_id INT UNSIGNED NOT NULL,
+        next_id INT UNSIGNED NOT NULL,
+        user_key CHAR(16) NOT NULL,
+        counted_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
+        PRIMARY KEY (artist_id, next_id, user_key),
+        CONSTRAINT fk_co_asks_artist FOREIGN KEY (artist_id)
+            REFERENCES artists (id) ON DELETE CASCADE,
+        CONSTRAINT fk_co_asks_next FOREIGN KEY (next_id)
+            REFERENCES artists (id) ON DELETE CASCADE
+    ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin""",
 )
 
+GROUP_MEMBER_SCORE = 2.0  # a group and its members: above any two members' shared tags
+CO_ASK_WINDOW_S = 30 * 60  # "right after": the next artist within this long
+CO_ASK_RECOUNT_S = 30 * 86400  # one user counts a pair again only after this long
+CO_ASK_HALF_LIFE_S = 30 * 86400  # a co-ask counts half after this long
+CO_ASK_MIN_USERS = 2  # a co-ask shows once this many users made it...
+CO_ASK_MIN_WEIGHT = 1.0  # ...until its faded count falls below this (two users, a month on)
+RECORD_ASK_BUDGET_MS = 2000
+
 TAG_PATTERN = re.compile(r"^[a-z]+:[a-z0-9][a-z0-9&.+\-]*$")
-# Tags that say who an artist is close to; language and country alone relate too many.
-RELATING_TAG_KINDS = ("agency", "group", "genre", "type", "gender", "gen")
+# Tags that say who an artist is close to. Language and country alone relate too many: they
+# count only toward the three shared tags a genre relation needs (US pop solo: Halsey, Lady Gaga).
+RELATING_TAG_KINDS = ("agency", "group", "genre", "type", "gender", "gen", "lang", "country")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -837,6 +914,17 @@ MYSQL_CONNECT_CAP_S = 1.0
 MYSQL_QUERY_CAP_S = 1.5
 MYSQL_WAIT_CAP_S = 0.8  # the longest a request waits for one MySQL call, and half what is left
 MYSQL_OPERATOR_TIMEOUT_S = 30  # init-db and load-artists have no Kakao waiting
+# Deadlock and lock wait timeout: another container's transaction won; the work is rolled
+# back whole and can run again. Any other error is a fault, not a race.
+MYSQL_LOCK_CONFLICTS = frozenset({1205, 1213})
+MYSQL_LOCK_TRIES = 3
+
+
+def lock_conflict(error: Exception) -> bool:
+    """A deadlock or lock wait timeout: the transaction lost a race and may run again."""
+    return isinstance(error, pymysql.MySQLError) and bool(
+        error.args and error.args[0] in MYSQL_LOCK_CONFLICTS
+    )
 
 
 class ArtistStore:
@@ -879,6 +967,8 @@ class ArtistStore:
             connect_timeout=deadline.timeout(MYSQL_CONNECT_CAP_S) if deadline else 5,
             read_timeout=MYSQL_OPERATOR_TIMEOUT_S,
             write_timeout=MYSQL_OPERATOR_TIMEOUT_S,
+            # No gap locks: two containers noting new users at once no longer deadlock.
+            init_command="SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
         )
         self._limit(deadline)
         return self._conn
@@ -928,15 +1018,29 @@ class ArtistStore:
         if deadline is not None and deadline.left() <= 0:
             return default  # it waited behind a slow call until its request had gone
         trace.mysql_calls += 1
-        try:
-            with self._connection(deadline).cursor() as cursor:
-                return work(cursor)
-        except (pymysql.MySQLError, OSError) as error:
-            self._failed(operation, error, trace)
-            return default
+        attempt = 1
+        while True:
+            try:
+                with self._connection(deadline).cursor() as cursor:
+                    return work(cursor)
+            except (pymysql.MySQLError, OSError) as error:
+                time_left = deadline is None or deadline.left() > 0
+                if lock_conflict(error) and attempt < MYSQL_LOCK_TRIES and time_left:
+                    log_fields(
+                        logging.INFO,
+                        "mysql lock conflict, trying again",
+                        request_id=trace.request_id,
+                        operation=operation,
+                        attempt=attempt,
+                        detail=str(error)[:300],
+                    )
+                    attempt += 1  # rolled back whole: run it again
+                    continue
+                self._failed(operation, error, trace, attempts=attempt)
+                return default
 
-    def _failed(self, operation: str, error: Exception, trace: Trace) -> None:
-        connection_lost = isinstance(
+    def _failed(self, operation: str, error: Exception, trace: Trace, attempts: int = 1) -> None:
+        connection_lost = not lock_conflict(error) and isinstance(
             error, (pymysql.OperationalError, pymysql.InterfaceError, OSError)
         )
         if connection_lost:
@@ -947,12 +1051,17 @@ class ArtistStore:
             self._conn = None
         log_fields(
             logging.WARNING,
-            "mysql unavailable, answering without it" if connection_lost else "mysql query failed",
+            "mysql unavailable, answering without it"
+            if connection_lost
+            else "mysql lock conflict on every try"
+            if lock_conflict(error)
+            else "mysql query failed",
             request_id=trace.request_id,
             operation=operation,
             host=self._settings.mysql_host,
             error=type(error).__name__,
             detail=str(error)[:300],
+            attempts=attempts,
         )
 
     @staticmethod
@@ -980,32 +1089,78 @@ class ArtistStore:
 
         return self.use("find_alias", work, None, trace, deadline)
 
-    def knowledge(self, spotify_id: str, trace: Trace, deadline: Deadline) -> Knowledge | None:
-        def work(cursor):
-            cursor.execute(
-                "SELECT t.tag FROM tags t JOIN artists me ON me.id = t.artist_id"
-                " WHERE me.spotify_id = %s ORDER BY t.tag",
-                (spotify_id,),
-            )
-            tags = [tag for (tag,) in cursor.fetchall()]
-            cursor.execute(
-                "SELECT a.spotify_id, a.name, r.source, r.score FROM artists me"
-                " JOIN related_artists r ON r.artist_id = me.id"
-                " JOIN artists a ON a.id = r.related_id"
-                " WHERE me.spotify_id = %s ORDER BY r.score DESC, a.name LIMIT 30",
-                (spotify_id,),
-            )
-            related = [
-                {"id": sid, "name": name, "reason": source, "score": float(score)}
-                for sid, name, source, score in cursor.fetchall()
-            ]
-            related.extend(self._tag_neighbours(cursor, spotify_id))
-            return Knowledge(tags=tags, related=related)
+    def find_near_alias(self, key: str, trace: Trace, deadline: Deadline) -> StoredArtist | None:
+        """The artist with a name one syllable or letter away from `key`, a spelling the store
+        lacks (에미넘 for 에미넴); None when none is, or several are."""
+        if len(key) < 3:
+            return None
 
-        return self.use("knowledge", work, None, trace, deadline)
+        def work(cursor):
+            # A scan, but only for names nobody knows, and of short keys: milliseconds.
+            cursor.execute(
+                "SELECT al.alias_key, a.id, a.spotify_id, a.name FROM aliases al"
+                " JOIN artists a ON a.id = al.artist_id"
+                " WHERE CHAR_LENGTH(al.alias_key) BETWEEN %s AND %s",
+                (len(key) - 2, len(key) + 2),
+            )
+            rows = cursor.fetchall()
+            best = closest_alias(key, [(alias_key, row_id) for alias_key, row_id, *_ in rows])
+            return next((StoredArtist(*row[1:]) for row in rows if row[1] == best), None)
+
+        return self.use("find_near_alias", work, None, trace, deadline)
+
+    def knowledge(self, spotify_id: str, trace: Trace, deadline: Deadline) -> Knowledge | None:
+        """Tags and related artists (stored relations and tag neighbours) of a Spotify artist."""
+        return self.use(
+            "knowledge",
+            lambda cursor: self._knowledge(cursor, "spotify_id", spotify_id),
+            None,
+            trace,
+            deadline,
+        )
+
+    @classmethod
+    def _knowledge(cls, cursor, column: str, value: Any) -> Knowledge:
+        """`column` is "spotify_id" or "id" (the store's row, for artists not yet looked up)."""
+        me = f"me.{column} = %s"
+        cursor.execute(
+            f"SELECT t.tag FROM tags t JOIN artists me ON me.id = t.artist_id WHERE {me}"
+            " ORDER BY t.tag",
+            (value,),
+        )
+        tags = [tag for (tag,) in cursor.fetchall()]
+        # Co-asks count once enough users made them, and fade with a half-life.
+        cursor.execute(
+            "SELECT a.spotify_id, a.name, r.source, IF(r.source = 'coask', r.score * POW(0.5,"
+            " TIMESTAMPDIFF(SECOND, r.updated_at, CURRENT_TIMESTAMP) / %s), r.score) AS weight"
+            " FROM artists me JOIN related_artists r ON r.artist_id = me.id"
+            f" JOIN artists a ON a.id = r.related_id WHERE {me} AND (r.source <> 'coask' OR"
+            " (SELECT COUNT(*) FROM co_asks c WHERE c.artist_id = r.artist_id"
+            " AND c.next_id = r.related_id) >= %s)"
+            " HAVING r.source <> 'coask' OR weight >= %s ORDER BY weight DESC, a.name LIMIT 30",
+            (CO_ASK_HALF_LIFE_S, value, CO_ASK_MIN_USERS, CO_ASK_MIN_WEIGHT),
+        )
+        related = [
+            {"id": sid, "name": name, "reason": source, "score": float(score)}
+            for sid, name, source, score in cursor.fetchall()
+        ]
+        related.extend(cls._tag_neighbours(cursor, me, value))
+        # A group and its members: `group:red-velvet` on a member names the group's row.
+        group_of = "REPLACE(SUBSTRING(t.tag, 7), '-', '')"
+        cursor.execute(
+            f"SELECT a.spotify_id, a.name FROM artists me JOIN tags t ON t.tag LIKE 'group:%%'"
+            f" JOIN artists a ON (t.artist_id = me.id AND a.name_key = {group_of})"
+            f" OR (t.artist_id = a.id AND me.name_key = {group_of}) WHERE {me}",
+            (value,),
+        )
+        related.extend(
+            {"id": sid, "name": name, "reason": "same_group", "score": GROUP_MEMBER_SCORE}
+            for sid, name in cursor.fetchall()
+        )
+        return Knowledge(tags=tags, related=related)
 
     @staticmethod
-    def _tag_neighbours(cursor, spotify_id: str) -> list[dict[str, Any]]:
+    def _tag_neighbours(cursor, me: str, value: Any) -> list[dict[str, Any]]:
         """Artists sharing tags, rarer tags weighing more (an agency counts more than k-pop)."""
         kinds = " OR ".join(["t1.tag LIKE %s"] * len(RELATING_TAG_KINDS))
         cursor.execute(
@@ -1015,9 +1170,9 @@ class ArtistStore:
             " JOIN tags t2 ON t2.tag = t1.tag AND t2.artist_id <> me.id"
             " JOIN artists a ON a.id = t2.artist_id"
             " JOIN (SELECT tag, COUNT(*) AS cnt FROM tags GROUP BY tag) n ON n.tag = t1.tag"
-            f" WHERE me.spotify_id = %s AND ({kinds})"
+            f" WHERE {me} AND ({kinds})"
             " GROUP BY a.id, a.spotify_id, a.name ORDER BY score DESC, a.name LIMIT 30",
-            (spotify_id, *(f"{kind}:%" for kind in RELATING_TAG_KINDS)),
+            (value, *(f"{kind}:%" for kind in RELATING_TAG_KINDS)),
         )
         neighbours = []
         for sid, name, shared, score in cursor.fetchall():
@@ -1087,6 +1242,63 @@ class ArtistStore:
                 self._add_alias(cursor, typed, row_id, "confirmed")
 
         self.use("learn_alias", work, None, trace, deadline)
+
+    def record_ask(self, user_key: str, artist: dict[str, Any], trace: Trace) -> None:
+        """Note that this user asked for `artist`; if they asked for another one just before,
+        that one gains `artist` as a co-ask (once per user and pair per CO_ASK_RECOUNT_S).
+        Runs on the store's thread after the answer: no request waits for it."""
+        if not user_key or time.monotonic() < self._down_until:
+            return
+
+        def work(cursor):
+            with self.transaction(cursor):
+                row_id = self._artist_row(cursor, artist["id"], artist["name"], None)
+                cursor.execute(
+                    "SELECT artist_id, asked_at >= CURRENT_TIMESTAMP - INTERVAL %s SECOND"
+                    " FROM recent_asks WHERE user_key = %s FOR UPDATE",
+                    (CO_ASK_WINDOW_S, user_key),
+                )
+                before = cursor.fetchone()
+                cursor.execute(
+                    "INSERT INTO recent_asks (user_key, artist_id) VALUES (%s, %s) ON DUPLICATE"
+                    " KEY UPDATE artist_id = VALUES(artist_id), asked_at = CURRENT_TIMESTAMP",
+                    (user_key, row_id),
+                )
+                if not before or not before[1] or before[0] == row_id:
+                    return
+                counted = cursor.execute(  # 1 inserted, 2 counted again, 0 counted lately
+                    "INSERT INTO co_asks (artist_id, next_id, user_key) VALUES (%s, %s, %s)"
+                    " ON DUPLICATE KEY UPDATE counted_at = IF(counted_at <"
+                    " CURRENT_TIMESTAMP - INTERVAL %s SECOND, CURRENT_TIMESTAMP, counted_at)",
+                    (before[0], row_id, user_key, CO_ASK_RECOUNT_S),
+                )
+                if counted:
+                    cursor.execute(
+                        "INSERT INTO related_artists (artist_id, related_id, source, score)"
+                        " VALUES (%s, %s, 'coask', 1) ON DUPLICATE KEY UPDATE score = score *"
+                        " POW(0.5, TIMESTAMPDIFF(SECOND, updated_at, CURRENT_TIMESTAMP) / %s) + 1",
+                        (before[0], row_id, CO_ASK_HALF_LIFE_S),
+                    )
+
+        # Its own clock: a container frozen after the answer drops the note rather than
+        # writing it long after, on a connection MySQL may have closed.
+        background = Deadline(RECORD_ASK_BUDGET_MS)
+        self._worker.submit(
+            self._run, "record_ask", work, None, Trace(trace.request_id), background
+        )
+
+    def settled(self) -> None:
+        """Wait until notes queued on the store's thread are written (tests, tools)."""
+        self._worker.submit(lambda: None).result()
+
+    def close(self) -> None:
+        """Write what is queued, then close the connection (tools and tests: a Lambda
+        container keeps its connection until it dies)."""
+        self.settled()
+        if self._conn is not None:
+            with contextlib.suppress(Exception):
+                self._conn.close()
+            self._conn = None
 
     @staticmethod
     def _artist_row(cursor, spotify_id: str, name: str, curated: StoredArtist | None) -> int:
@@ -1547,6 +1759,7 @@ SINGLE_FLIGHT_S = 1.5  # how long other containers wait for the one fetching a n
 SINGLE_FLIGHT_POLL_S = 0.05
 BREAKER_RECHECK_S = 10  # how late a container may learn of another container's 429
 ANSWER_MEMORY_TTL_S = 300  # a whole answer, for repeats in the same container
+KNOWLEDGE_TTL_S = 3600  # the store's tags and relations, cached: new co-asks show within the hour
 
 
 @dataclasses.dataclass
@@ -1604,6 +1817,8 @@ class Lookup:
                     raise
             if request.confirms_alias:
                 self.learn_confirmed_alias(request.confirms_alias, answer.artist)
+            if self.store:
+                self.store.record_ask(request.user_hash, answer.artist, self.trace)
             return answer
         finally:
             self.share_breaker()
@@ -1698,10 +1913,25 @@ class Lookup:
             self.early_tracks = self.app.pool.submit(
                 self.spotify.search_tracks_named, stored.name, self.deadline, self.trace
             )
-        # In the pool, so a stalled connection cannot hold this thread past the deadline.
-        search = self.app.pool.submit(self.spotify.search_artists, asked, self.deadline, self.trace)
-        candidates = search.result(timeout=self.deadline.left() + 0.05)
+        candidates = self.search_artists(asked)
         best = pick_artist(asked, candidates)
+        if best is None and self.store and not stored:
+            # Spotify knows no such name: maybe a spelling of one the store knows (에미넘).
+            stored = self.store.find_near_alias(key, self.trace, self.deadline)
+            if stored and stored.spotify_id:
+                self.trace.layers["name"] = "mysql_near"
+                self.store.remember_artist(
+                    {"id": stored.spotify_id, "name": stored.name},
+                    request.query,
+                    stored,
+                    self.trace,
+                    self.deadline,
+                )
+                self.cache.put(name, {"id": stored.spotify_id}, self.settings.cache_seconds)
+                return stored.spotify_id, None
+            if stored:
+                self.known_name = stored.name
+                best = pick_artist(stored.name, self.search_artists(stored.name))
         if best is None:
             suggestion = (
                 {"id": candidates[0]["id"], "name": candidates[0]["name"]} if candidates else None
@@ -1723,6 +1953,11 @@ class Lookup:
         self.cache.put(f"name#{key}", {"id": best["id"]}, self.settings.cache_seconds)
         return best["id"], best
 
+    def search_artists(self, name: str) -> list[dict[str, Any]]:
+        # In the pool, so a stalled connection cannot hold this thread past the deadline.
+        search = self.app.pool.submit(self.spotify.search_artists, name, self.deadline, self.trace)
+        return search.result(timeout=self.deadline.left() + 0.05)
+
     def learn_confirmed_alias(self, typed: str, artist: dict[str, Any]) -> None:
         key = name_key(typed)
         if key and len(typed) <= MAX_QUERY_CHARS:
@@ -1735,16 +1970,25 @@ class Lookup:
     def assemble(self, artist_id: str, snapshot: dict | None, asked: str) -> ArtistAnswer:
         """The artist's card data, tracks and related artists: cached parts first, the rest in
         parallel from Spotify and MySQL, cut short when the budget runs out."""
-        keys = [f"artist#{artist_id}", TOP_TRACKS_REMOVED, "endpoint#related-artists"]
-        # The store's knowledge is needed whatever the caches hold: ask for it meanwhile.
-        knowledge_job = (
-            self.app.pool.submit(self.store.knowledge, artist_id, self.trace, self.deadline)
-            if self.store
-            else None
-        )
+        knowledge_key = f"knowledge#{artist_id}"
+        keys = [
+            f"artist#{artist_id}",
+            knowledge_key,
+            TOP_TRACKS_REMOVED,
+            "endpoint#related-artists",
+        ]
         with self.trace.stage("cache_read"):
             found = self.cached_with_breaker(keys)
         cached = {key: value for key, (value, _) in found.items()}
+        knowledge = Knowledge(**cached[knowledge_key]) if cached.get(knowledge_key) else None
+        knowledge_job = None
+        if knowledge is not None:
+            self.trace.layers["knowledge"] = found[knowledge_key][1]
+        elif self.store:  # runs alongside Spotify's calls, if any
+            self.trace.layers["knowledge"] = "mysql"
+            knowledge_job = self.app.pool.submit(
+                self.store.knowledge, artist_id, self.trace, self.deadline
+            )
         bundle = dict(cached.get(f"artist#{artist_id}") or {})
         self.trace.layers["artist"] = found[keys[0]][1] if bundle else "spotify"
         if not bundle and snapshot is None:  # nobody asked about it lately: maybe right now
@@ -1777,10 +2021,11 @@ class Lookup:
             related_job = pool.submit(self.fetch_spotify_related, artist_id)
 
         with self.trace.stage("mysql_read"):
-            knowledge = None
             if knowledge_job is not None:
                 with contextlib.suppress(concurrent.futures.TimeoutError):
                     knowledge = knowledge_job.result(timeout=self.deadline.left())
+                if knowledge is not None:
+                    self.cache.put(knowledge_key, dataclasses.asdict(knowledge), KNOWLEDGE_TTL_S)
         notes: list[str] = []
         with self.trace.stage("spotify"):
             if fetched_artist is not None:
@@ -1879,36 +2124,57 @@ class Lookup:
         self.cache.put(f"endpoint#{endpoint}", {"status": error.status}, REMOVED_ENDPOINT_TTL_S)
 
 
-# Strongest evidence first; within a source the order it came in (score, Spotify's own).
-RELATION_PRIORITY = {
-    "spotify": 0,
-    "cocredit": 1,
-    "same_group": 2,
-    "same_agency": 3,
-    "similar_genre": 4,
+# What each kind of evidence weighs. Within a kind, a candidate gets the weight times its
+# strength as a share of that kind's strongest; an artist's score sums over kinds.
+RELATION_WEIGHTS = {
+    "spotify": 3.0,
+    "same_group": 3.0,
+    "cocredit": 2.5,
+    "coask": 2.0,
+    "same_agency": 1.5,
+    "similar_genre": 1.0,
 }
 
 
 def rank_related(
     artist: dict[str, Any], bundle: dict[str, Any], knowledge: Knowledge | None
 ) -> list[dict]:
-    """Related artists from every source, each once, ranked by RELATION_PRIORITY: Spotify's own
-    list where the app still has it, then co-credits (on the tracks at hand and stored in MySQL),
-    then shared curated tags."""
-    entries = list(bundle.get("spotify_related") or [])
+    """The related artists to show: Spotify's list where the app still has it, co-credits (on
+    the tracks at hand and stored), shared curated tags and co-asks, combined."""
+    spotify = bundle.get("spotify_related") or []
+    entries = [  # Spotify's own order is its strength
+        {**entry, "score": len(spotify) - position} for position, entry in enumerate(spotify)
+    ]
     entries += cocredits(artist["id"], bundle.get("tracks", []))
     if knowledge is not None:
         entries += knowledge.related
-    entries.sort(key=lambda entry: RELATION_PRIORITY.get(entry["reason"], len(RELATION_PRIORITY)))
-    seen = {artist["id"], name_key(artist["name"])}
-    ranked = []
+    return combine_related(artist, entries)[:SHOWN_RELATED]
+
+
+def combine_related(artist: dict[str, Any], entries: list[dict[str, Any]]) -> list[dict]:
+    """One ranked list from entries {id, name, reason, score} of every source. Each result
+    says what each source contributed (`sources`) and its reasons, strongest first."""
+    strongest: dict[str, float] = {}
     for entry in entries:
-        keys = {entry.get("id"), name_key(entry["name"])} - {None}
-        if keys & seen:
+        reason = entry["reason"]
+        strongest[reason] = max(strongest.get(reason, 0.0), float(entry.get("score") or 0))
+    merged: dict[str, dict[str, Any]] = {}
+    for entry in entries:
+        key = name_key(entry["name"])
+        if not key or key == name_key(artist["name"]) or entry.get("id") in {artist["id"]} - {None}:
             continue
-        seen |= keys
-        ranked.append({"id": entry.get("id"), "name": entry["name"], "reason": entry["reason"]})
-    return ranked[:SHOWN_RELATED]
+        reason = entry["reason"]
+        share = float(entry.get("score") or 0) / strongest[reason] if strongest[reason] else 1.0
+        contribution = RELATION_WEIGHTS.get(reason, 0.5) * share
+        found = merged.setdefault(key, {"id": None, "name": entry["name"], "sources": {}})
+        found["id"] = found["id"] or entry.get("id")
+        found["sources"][reason] = round(max(found["sources"].get(reason, 0.0), contribution), 3)
+    ranked = []
+    for found in merged.values():
+        reasons = sorted(found["sources"], key=lambda r: (-found["sources"][r], r))
+        total = round(sum(found["sources"].values()), 3)
+        ranked.append({**found, "reason": reasons[0], "reasons": reasons, "score": total})
+    return sorted(ranked, key=lambda found: (-found["score"], found["name"]))
 
 
 def log_spotify_error(error: SpotifyError, trace: Trace) -> None:
@@ -1952,6 +2218,7 @@ REASON_LABELS = {
     "same_group": "같은 그룹",
     "same_agency": "같은 소속사",
     "similar_genre": "비슷한 장르",
+    "coask": "이 아티스트를 찾은 사람들이 함께 찾음",
 }
 TAG_LABELS = {
     "type:solo": "솔로",
@@ -2103,14 +2370,18 @@ def track_list_card(answer: ArtistAnswer) -> dict[str, Any]:
     return {"listCard": card}
 
 
+def reason_label(entry: dict[str, Any]) -> str:
+    """Why this artist is suggested: its two strongest reasons."""
+    reasons = entry.get("reasons") or [entry.get("reason")]
+    labels = [REASON_LABELS[reason] for reason in reasons if reason in REASON_LABELS]
+    return ", ".join(labels[:2]) or "관련 아티스트"
+
+
 def related_text(answer: ArtistAnswer) -> str:
     lines = []
     if answer.related:
         lines.append("🎧 이런 아티스트는 어때요?")
-        lines.extend(
-            f"• {entry['name']} · {REASON_LABELS.get(entry['reason'], '관련 아티스트')}"
-            for entry in answer.related
-        )
+        lines.extend(f"• {entry['name']} · {reason_label(entry)}" for entry in answer.related)
         lines.append("아래 버튼을 누르면 바로 알려 드릴게요.")
     lines.extend(answer.notes)
     return "\n".join(lines)
@@ -2309,9 +2580,40 @@ def lambda_handler(event: Any, context: Any = None) -> dict[str, Any]:
 # ---- Command line: operator tools --------------------------------------------------------
 
 
+def print_related(store: ArtistStore, name: str) -> int:
+    """The `related` command: what the store alone says (Spotify's own list, where the app
+    still has it, joins in answers only)."""
+    trace, key = Trace("cli"), name_key(name)
+    found = key and (store.find_alias(key, trace, None) or store.find_near_alias(key, trace, None))
+    if found is None:
+        print(f"{name!r}: no artist of that name in the store", file=sys.stderr)
+        return 1
+    knowledge = store.use(
+        "related", lambda cursor: store._knowledge(cursor, "id", found.row_id), None, trace, None
+    )
+    if knowledge is None:
+        return 2  # the log line says why
+    ranked = combine_related({"id": found.spotify_id, "name": found.name}, knowledge.related)
+    print(f"{found.name} (spotify id {found.spotify_id or 'not yet learned'})")
+    print("tags: " + (" ".join(knowledge.tags) or "none"))
+    sources = list(RELATION_WEIGHTS)
+    columns = [source.removeprefix("same_").removeprefix("similar_") for source in sources]
+    print(f"{'#':>3}  {'artist':<24}{'score':>7}" + "".join(f"{c:>10}" for c in columns))
+    for rank, entry in enumerate(ranked, 1):
+        cells = "".join(
+            f"{entry['sources'][s]:>10.2f}" if s in entry["sources"] else f"{'·':>10}"
+            for s in sources
+        )
+        print(f"{rank:>3}  {clip(entry['name'], 23):<24}{entry['score']:>7.2f}{cells}")
+    if not ranked:
+        print("no related artists yet: add tags, or let users ask")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """`init-db` creates the MySQL schema and the DynamoDB table; `load-artists FILE.csv` loads
-    curated artists (idempotent)."""
+    curated artists (idempotent); `related NAME` prints the ranked related artists the store
+    gives NAME, with each source's contribution."""
     args = sys.argv[1:] if argv is None else argv
     configure_logging(os.environ.get("LOG_LEVEL", "INFO").strip().upper())
     try:
@@ -2342,6 +2644,11 @@ def main(argv: list[str] | None = None) -> int:
         for reason in rejected:
             print(f"rejected {reason}")
         return 1 if rejected else 0
+    if args[:1] == ["related"] and len(args) == 2:
+        if not settings.mysql_host:
+            print("Set MYSQL_HOST (and MYSQL_*) to read the store.", file=sys.stderr)
+            return 2
+        return print_related(ArtistStore(settings), args[1])
     print(main.__doc__, file=sys.stderr)
     return 2
 

@@ -26,6 +26,16 @@ def new_container() -> ModuleType:
     return module
 
 
+def close_containers() -> None:
+    """Close the MySQL connections of every container made so far, so that hundreds of
+    test containers in one process stay within the server's connection limit."""
+    for name, module in list(sys.modules.items()):
+        if name.startswith(f"lambda_function_container_{os.getpid()}_"):
+            app = getattr(module, "_app", None)
+            if app is not None and app.store is not None:
+                app.store.close()
+
+
 def answer_in_new_process(env: dict, event: dict, start, results) -> None:
     """Run in a child process: one container answering one event once all are ready.
 
@@ -54,7 +64,7 @@ def reset_store(skill: ModuleType, settings, conn) -> list[str]:
     run. Returns the rows the file had to reject."""
     with conn.cursor() as cursor:
         cursor.execute("SET FOREIGN_KEY_CHECKS = 0")
-        for table in ("related_artists", "tags", "aliases", "artists"):
+        for table in ("co_asks", "recent_asks", "related_artists", "tags", "aliases", "artists"):
             cursor.execute(f"TRUNCATE TABLE {table}")
         cursor.execute("SET FOREIGN_KEY_CHECKS = 1")
     with open(REPO / "data" / "artists.csv", encoding="utf-8", newline="") as handle:

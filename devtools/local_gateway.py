@@ -3,6 +3,10 @@
 POST /skill with a Kakao skill request: it becomes an API Gateway REST (payload 1.0) proxy
 event, `lambda_function.lambda_handler` answers it, and the proxy response goes back as HTTP.
 
+GET / is the chat preview (devtools/chat/): a KakaoTalk-like chat that sends the requests
+OpenBuilder sends to POST /skill and draws the answers; it asks POST /limits (the validator in
+devtools/kakao_limits.py) which Kakao limits an answer breaks.
+
 Without SPOTIFY_CLIENT_ID/SECRET it starts the Spotify-compatible stub on an offline demo
 catalog; with them it uses the real Spotify. MYSQL_* and DYNAMODB_TABLE, when set, are used
 (schema, starter artists and table are created where missing).
@@ -20,11 +24,24 @@ import urllib.request
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import urlsplit
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO_CLIENT_ID = "demo-client-id"
 DEMO_CLIENT_SECRET = "demo-client-secret"
 LAMBDA_TIMEOUT_MS = 10_000
+CHAT_DIR = Path(__file__).resolve().parent / "chat"
+CHAT_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+}
+# The page may load only itself; images are an answer's content and may live anywhere.
+CHAT_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+    "img-src http: https: data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+PREVIEW_HEADER = "X-Chat-Preview"  # sent by the chat page on its POST /skill
 
 
 def kakao_request(utterance: str, extra: dict | None = None, user_id: str = "local-user") -> dict:
@@ -87,24 +104,80 @@ class LambdaContext:
         return max(0, int((self._ends - time.monotonic()) * 1000))
 
 
+def chat_files() -> dict[str, Path]:
+    """What GET serves: the chat page's own files by URL path, nothing else."""
+    files = {
+        f"/{path.name}": path
+        for path in CHAT_DIR.iterdir()
+        if path.is_file() and path.suffix in CHAT_TYPES
+    }
+    files["/"] = CHAT_DIR / "index.html"
+    return files
+
+
+def limit_problems(payload: bytes) -> list[str]:
+    """POST /limits: the Kakao limits a response body breaks, from the one validator."""
+    from devtools.kakao_limits import validate_skill_response
+
+    try:
+        body = json.loads(payload.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as error:
+        return [f"$: not JSON ({error})"]
+    return validate_skill_response(body)
+
+
 def make_handler_class(handler):
+    files = chat_files()
+
     class SkillHandler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
         def do_POST(self):
-            if self.path.rstrip("/") != "/skill":
-                return self._send(404, {"error": "POST /skill"})
+            path = self.path.rstrip("/")
             length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length).decode("utf-8", "replace")
-            event = proxy_event(body, dict(self.headers.items()))
+            payload = self.rfile.read(length)
+            if path == "/limits":
+                return self._send(200, {"problems": limit_problems(payload)})
+            if path != "/skill":
+                return self._send(404, {"error": "POST /skill"})
+            headers = dict(self.headers.items())
+            extra_headers = self._preview_key(headers)
+            body = payload.decode("utf-8", "replace")
+            event = proxy_event(body, headers)
             result = handler(event, LambdaContext())
-            self._send(result["statusCode"], result["body"], result.get("headers"))
+            response_headers = {**(result.get("headers") or {}), **extra_headers}
+            self._send(result["statusCode"], result["body"], response_headers or None)
+
+        def _preview_key(self, headers: dict[str, str]) -> dict[str, str]:
+            """The chat page cannot know SKILL_API_KEY: its requests get it here, as the
+            x-api-key header OpenBuilder's skill settings would add."""
+            key = os.environ.get("SKILL_API_KEY", "")
+            names = {name.lower() for name in headers}
+            if not key or PREVIEW_HEADER.lower() not in names or "x-api-key" in names:
+                return {}
+            headers["x-api-key"] = key
+            return {"X-Chat-Preview-Api-Key": "added"}
 
         def do_GET(self):
-            self._send(405, {"error": "POST a Kakao skill request to /skill"})
+            path = urlsplit(self.path).path
+            if path.rstrip("/") == "/skill":
+                return self._send(405, {"error": "POST a Kakao skill request to /skill"})
+            file = files.get(path)
+            if file is None:
+                return self._send(404, {"error": "not found: GET / is the chat preview"})
+            headers = {
+                "Content-Type": CHAT_TYPES[file.suffix],
+                "Cache-Control": "no-store",
+                "X-Content-Type-Options": "nosniff",
+                "Content-Security-Policy": CHAT_POLICY,
+            }
+            self._send(200, file.read_bytes(), headers)
 
         def _send(self, status, body, headers=None):
-            payload = (body if isinstance(body, str) else json.dumps(body)).encode("utf-8")
+            if isinstance(body, bytes):
+                payload = body
+            else:
+                payload = (body if isinstance(body, str) else json.dumps(body)).encode("utf-8")
             self.send_response(status)
             for name, value in (headers or {"Content-Type": "application/json"}).items():
                 self.send_header(name, value)
@@ -203,6 +276,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     url = f"http://{args.host}:{server.server_port}/skill"
     print(f"Kakao skill endpoint: POST {url}", file=sys.stderr)
+    print(
+        f"Chat preview (open it in a browser): http://{args.host}:{server.server_port}/",
+        file=sys.stderr,
+    )
     print(f"  Spotify: {spotify}", file=sys.stderr)
     print(f"  layers:  {', '.join(layers)}", file=sys.stderr)
     print("Try it:", file=sys.stderr)

@@ -14,7 +14,7 @@ import boto3
 import pymysql
 import pytest
 
-from devtools.containers import new_container, reset_store
+from devtools.containers import close_containers, new_container, reset_store
 from devtools.kakao_limits import validate_skill_response
 from devtools.local_gateway import LambdaContext, kakao_request, proxy_event
 from devtools.services import dynamodb_local, mysql_server
@@ -42,6 +42,12 @@ def dynamodb_endpoint():
 def spotify():
     with SpotifyStub(client_id=CLIENT_ID, client_secret=CLIENT_SECRET) as stub:
         yield stub
+
+
+@pytest.fixture(autouse=True)
+def _close_containers():
+    yield
+    close_containers()
 
 
 @pytest.fixture(params=["development-2026", "extended"])
@@ -101,11 +107,13 @@ def dynamodb(endpoint):
     )
 
 
-def clear_table(endpoint) -> None:
+def clear_table(endpoint, prefix: str = "") -> None:
+    """Delete the cache table's items (those whose key starts with `prefix`)."""
     client = dynamodb(endpoint)
     for page in client.get_paginator("scan").paginate(TableName=TABLE):
         for item in page["Items"]:
-            client.delete_item(TableName=TABLE, Key={"pk": item["pk"]})
+            if item["pk"]["S"].startswith(prefix):
+                client.delete_item(TableName=TABLE, Key={"pk": item["pk"]})
 
 
 def mysql_kwargs(config) -> dict:

@@ -4,7 +4,10 @@ import pytest
 
 from lambda_function import (
     clean_query,
+    closest_alias,
     distinct_titles,
+    edit_distance,
+    is_misspelling,
     is_plausible_match,
     name_key,
     pick_artist,
@@ -110,3 +113,50 @@ def test_distinct_titles_keeps_one_track_per_song():
         "Shopper - Remastered",
         "Blueming",
     ]
+
+
+@pytest.mark.parametrize(
+    ("typed", "known"),
+    [
+        ("에미넘", "에미넴"),  # one syllable, two of three letters kept
+        ("뉴진즈", "뉴진스"),
+        ("레드밸벳", "레드벨벳"),
+        ("에스빠", "에스파"),
+        ("블랙펑크", "블랙핑크"),
+        ("edsheran", "edsheeran"),
+        ("coldpaly", "coldplay"),  # a swap is one edit
+        ("taylorswfit", "taylorswift"),
+    ],
+)
+def test_near_misses_are_misspellings(typed, known):
+    assert is_misspelling(name_key(typed), name_key(known))
+
+
+@pytest.mark.parametrize(
+    ("typed", "known"),
+    [
+        ("자전거", "정국"),  # different length
+        ("노래", "넬"),
+        ("태현", "태연"),  # two syllables: too short to guess
+        ("아이디", "아이유"),  # the odd syllable shares only its empty final
+        ("블랙핑크", "블랙핑크"),  # the same key is a match, not a misspelling
+        ("bts", "btz"),  # too short
+        ("adelle", "abcdef"),
+        ("에미넴", "eminem"),  # scripts are not compared letter by letter
+    ],
+)
+def test_other_words_are_not_misspellings(typed, known):
+    assert not is_misspelling(name_key(typed), name_key(known))
+
+
+def test_edit_distance():
+    assert edit_distance("kitten", "sitting") == 3
+    assert edit_distance("abcd", "abdc") == 1
+    assert edit_distance("", "abc") == 3
+
+
+def test_the_closest_alias_must_be_the_only_one():
+    aliases = [("에미넴", "Eminem"), ("eminem", "Eminem"), ("에미넝", "Someone")]
+    assert closest_alias("에미넘", aliases[:2]) == "Eminem"
+    assert closest_alias("에미넘", aliases) is None  # two artists equally near: no guess
+    assert closest_alias("자전거", aliases) is None
