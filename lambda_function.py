@@ -973,8 +973,6 @@ class ArtistStore:
             connect_timeout=deadline.timeout(MYSQL_CONNECT_CAP_S) if deadline else 5,
             read_timeout=MYSQL_OPERATOR_TIMEOUT_S,
             write_timeout=MYSQL_OPERATOR_TIMEOUT_S,
-            # No gap locks: two containers noting new users at once no longer deadlock.
-            init_command="SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
         )
         self._limit(deadline)
         return self._conn
@@ -1259,9 +1257,12 @@ class ArtistStore:
         def work(cursor):
             with self.transaction(cursor):
                 row_id = self._artist_row(cursor, artist["id"], artist["name"], None)
+                # A plain read, not FOR UPDATE: locking a new user's absent row takes a gap
+                # lock, and two containers noting new users deadlocked on it. One user asking
+                # in two containers at once is the only race left; co_asks' key counts it once.
                 cursor.execute(
                     "SELECT artist_id, asked_at >= CURRENT_TIMESTAMP - INTERVAL %s SECOND"
-                    " FROM recent_asks WHERE user_key = %s FOR UPDATE",
+                    " FROM recent_asks WHERE user_key = %s",
                     (CO_ASK_WINDOW_S, user_key),
                 )
                 before = cursor.fetchone()
