@@ -269,19 +269,22 @@
     return withButtons(card, spec);
   }
 
+  // The small avatar-and-name row of commerceCard (nickname) and itemCard (title).
+  function profileRow(profile, name) {
+    const row = el("div", "commerce-profile");
+    if (nonEmpty(profile.imageUrl)) {
+      row.append(image(profile.imageUrl, "", "commerce-profile-img"));
+    }
+    row.append(el("span", null, name ?? ""));
+    return row;
+  }
+
   function commerceCard(spec) {
     const card = el("div", "card commerce-card");
     const thumb = asList(spec.thumbnails).find(isObject);
     if (thumb) card.append(thumbnail(thumb, "card-thumb"));
     const body = el("div", "card-body");
-    if (isObject(spec.profile)) {
-      const profile = el("div", "commerce-profile");
-      if (nonEmpty(spec.profile.imageUrl)) {
-        profile.append(image(spec.profile.imageUrl, "", "commerce-profile-img"));
-      }
-      profile.append(el("span", null, spec.profile.nickname ?? ""));
-      body.append(profile);
-    }
+    if (isObject(spec.profile)) body.append(profileRow(spec.profile, spec.profile.nickname));
     titled(body, spec);
     const won = (value) => `${Number(value).toLocaleString("ko-KR")}원`;
     const price = el("div", "commerce-price");
@@ -304,14 +307,7 @@
     }
     const body = el("div", "card-body");
     if (isObject(spec.head)) body.append(el("div", "item-head", spec.head.title ?? ""));
-    if (isObject(spec.profile)) {
-      const profile = el("div", "commerce-profile");
-      if (nonEmpty(spec.profile.imageUrl)) {
-        profile.append(image(spec.profile.imageUrl, "", "commerce-profile-img"));
-      }
-      profile.append(el("span", null, spec.profile.title ?? ""));
-      body.append(profile);
-    }
+    if (isObject(spec.profile)) body.append(profileRow(spec.profile, spec.profile.title));
     if (isObject(spec.imageTitle)) {
       const block = el("div", "item-image-title");
       const words = el("div");

@@ -664,6 +664,44 @@ def test_every_component_renders(browser_page, spotify):
     assert sent == [None, {"via": "block"}, {"track": 1}, {"pick": 2}, None]
 
 
+def test_commerce_and_item_cards_show_their_profile_row(browser_page, spotify):
+    avatar = image_url(spotify, "avatar")
+    answer = {
+        "version": "2.0",
+        "template": {
+            "outputs": [
+                {
+                    "commerceCard": {
+                        "title": "앨범 한정판",
+                        "price": 30000,
+                        "currency": "won",
+                        "thumbnails": [{"imageUrl": image_url(spotify, "album")}],
+                        "profile": {"nickname": "레코드 가게", "imageUrl": avatar},
+                    }
+                },
+                {
+                    "itemCard": {
+                        "profile": {"title": "공연 안내"},
+                        "itemList": [{"title": "장소", "description": "올림픽홀"}],
+                    }
+                },
+            ]
+        },
+    }
+    assert validate_skill_response(answer) == []
+    with gateway(fixed_answer({"카드": answer})) as base:
+        page, _ = browser_page
+        page.goto(base + "/")
+        assert say(page, "카드", 1)["problems"] == []
+        turn = last_bot_turn(page)
+        commerce = turn.locator(".commerce-card .commerce-profile")
+        assert commerce.locator("span").inner_text() == "레코드 가게"
+        assert commerce.locator("img.commerce-profile-img").get_attribute("src") == avatar
+        item = turn.locator(".item-card .commerce-profile")
+        assert item.locator("span").inner_text() == "공연 안내"
+        assert item.locator("img").count() == 0  # no imageUrl: no image
+
+
 def test_an_error_status_shows_no_answer(browser_page):
     answer = {"error": "missing or wrong x-api-key header"}
     with gateway(fixed_answer({"아이유": answer}, status=401)) as base:
