@@ -1044,7 +1044,8 @@ class ArtistStore:
                 return default
 
     def _failed(self, operation: str, error: Exception, trace: Trace, attempts: int = 1) -> None:
-        connection_lost = not lock_conflict(error) and isinstance(
+        conflict = lock_conflict(error)
+        connection_lost = not conflict and isinstance(
             error, (pymysql.OperationalError, pymysql.InterfaceError, OSError)
         )
         if connection_lost:
@@ -1058,7 +1059,7 @@ class ArtistStore:
             "mysql unavailable, answering without it"
             if connection_lost
             else "mysql lock conflict on every try"
-            if lock_conflict(error)
+            if conflict
             else "mysql query failed",
             request_id=trace.request_id,
             operation=operation,
@@ -1115,13 +1116,13 @@ class ArtistStore:
 
     def knowledge(self, spotify_id: str, trace: Trace, deadline: Deadline) -> Knowledge | None:
         """Tags and related artists (stored relations and tag neighbours) of a Spotify artist."""
-        return self.use(
-            "knowledge",
-            lambda cursor: self._knowledge(cursor, "spotify_id", spotify_id),
-            None,
-            trace,
-            deadline,
-        )
+        work = functools.partial(self._knowledge, column="spotify_id", value=spotify_id)
+        return self.use("knowledge", work, None, trace, deadline)
+
+    def knowledge_of_row(self, row_id: int, trace: Trace) -> Knowledge | None:
+        """The same for the store's own row, Spotify id learned or not (operator tools)."""
+        work = functools.partial(self._knowledge, column="id", value=row_id)
+        return self.use("knowledge", work, None, trace, None)
 
     @classmethod
     def _knowledge(cls, cursor, column: str, value: Any) -> Knowledge:
@@ -2595,9 +2596,7 @@ def print_related(store: ArtistStore, name: str) -> int:
     if found is None:
         print(f"{name!r}: no artist of that name in the store", file=sys.stderr)
         return 1
-    knowledge = store.use(
-        "related", lambda cursor: store._knowledge(cursor, "id", found.row_id), None, trace, None
-    )
+    knowledge = store.knowledge_of_row(found.row_id, trace)
     if knowledge is None:
         return 2  # the log line says why
     ranked = combine_related({"id": found.spotify_id, "name": found.name}, knowledge.related)
