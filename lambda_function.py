@@ -2166,11 +2166,12 @@ def combine_related(artist: dict[str, Any], entries: list[dict[str, Any]]) -> li
     for entry in entries:
         reason = entry["reason"]
         strongest[reason] = max(strongest.get(reason, 0.0), float(entry.get("score") or 0))
+    own_key, own_id = name_key(artist["name"]), artist["id"]
     merged: dict[str, dict[str, Any]] = {}
     for entry in entries:
         key = name_key(entry["name"])
-        if not key or key == name_key(artist["name"]) or entry.get("id") in {artist["id"]} - {None}:
-            continue
+        if not key or key == own_key or (own_id is not None and entry.get("id") == own_id):
+            continue  # nameless, or the artist itself
         reason = entry["reason"]
         share = float(entry.get("score") or 0) / strongest[reason] if strongest[reason] else 1.0
         contribution = RELATION_WEIGHTS.get(reason, 0.5) * share
