@@ -22,3 +22,11 @@ def test_the_imported_libraries_are_frozen_out_of_garbage_collection():
     assert frozen > 20_000
     assert still_tracked < frozen / 10
     assert collecting  # what requests allocate is still collected
+
+
+def test_a_host_that_turned_collection_off_finds_it_still_off():
+    code = "import gc; gc.disable(); import lambda_function; print(int(gc.isenabled()))"
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.split() == ["0"]
