@@ -201,7 +201,8 @@ def warm_servers(mysql: MySQLConfig, requests: int) -> None:
              for n in range(4)]  # fmt: skip
     keys = {TABLE: {"Keys": [{"pk": item["pk"]} for item in items]}}
     writes = {TABLE: [{"PutRequest": {"Item": item}} for item in items]}
-    claim = {"TableName": TABLE, "Item": items[0], "ConditionExpression": "expires_at < :now",
+    claim = {"TableName": TABLE, "Item": items[0],
+             "ConditionExpression": "attribute_not_exists(pk) OR expires_at < :now",
              "ExpressionAttributeValues": {":now": {"N": "2"}}}  # fmt: skip
     with (
         pymysql.connect(host=mysql.host, port=mysql.port, user=mysql.user,
