@@ -58,6 +58,8 @@ invoke: $(DEPS)
 lint: $(DEPS) $(SAM_DEPS)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(PY) -m devtools.function_budget
 	$(VENV)/bin/cfn-lint template.yaml
 	$(SAM) validate --lint --template template.yaml
 
@@ -78,7 +80,7 @@ load-artists: $(DEPS)
 # The ranked related artists the store gives NAME, each source's share: make related NAME=아이유
 NAME ?= 아이유
 related: $(DEPS)
-	$(PY) lambda_function.py related "$(NAME)"
+	$(PY) -m devtools.related "$(NAME)"
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) node_modules dist build .aws-sam .pytest_cache .ruff_cache .hypothesis

@@ -3,28 +3,19 @@
 Kakao i OpenBuilder POSTs a skill request (through API Gateway) to `lambda_handler`; the answer
 is the artist's card, tracks and related artists, with quick replies to keep the chat going.
 
-The file reads in the order of a request's journey:
-settings → logging → Kakao request → names → budget → caches (memory, DynamoDB)
-→ store (MySQL) → Spotify → look-up → rendering → handler → command line.
-
-Operator commands: `python lambda_function.py init-db` and
-`python lambda_function.py load-artists data/artists.csv`.
+The file reads top-down: settings, the handler and the container's app, the look-up, then the
+parts it uses: the Kakao request, names, related artists, rendering, Spotify, the MySQL store,
+the caches, the time budget and logging. Operator commands close it:
+`python lambda_function.py init-db | load-artists data/artists.csv`.
 """
 
 from __future__ import annotations
-
-import gc
-
-# The imports below build only what lives as long as the container (modules, classes,
-# botocore's tables): a collection among them finds no garbage, yet walks the whole growing
-# heap, 10-15 ms of a cold start. Collections resume once the imports are done.
-_collecting = gc.isenabled()
-gc.disable()
 
 import base64
 import binascii
 import concurrent.futures
 import contextlib
+import contextvars
 import dataclasses
 import difflib
 import functools
@@ -33,15 +24,15 @@ import hmac
 import json
 import logging
 import os
+import random
 import re
-import ssl
 import sys
 import threading
 import time
 import unicodedata
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any, NotRequired, TypedDict, TypeVar
 
 import boto3
 import botocore.config
@@ -54,12 +45,7 @@ from spotipy.cache_handler import MemoryCacheHandler
 from spotipy.oauth2 import SpotifyClientCredentials, SpotifyOauthError
 from urllib3.util.retry import Retry
 
-# Frozen, what the imports built is out of the collector's way for good: each full collection
-# would otherwise walk it, a ~50 ms pause on a 2-vCPU machine, often in a cold container's
-# first request (measured in README "Performance").
-gc.freeze()
-if _collecting:
-    gc.enable()
+T = TypeVar("T")
 
 # ---- Settings -------------------------------------------------------------------------------
 
@@ -69,7 +55,6 @@ SPOTIFY_TOKEN_URL = "https://accounts.spotify.com/api/token"
 MAX_BODY_BYTES = 2 * 1024 * 1024  # Kakao sends ~2 KB; API Gateway would allow 10 MB
 MAX_QUERY_CHARS = 100  # longer than any artist name worth searching for
 SPOTIFY_SEARCH_LIMIT = 10  # development-mode apps get 400 above 10
-SHOWN_TRACKS = 5  # a listCard holds at most 5 items
 SHOWN_RELATED = 9  # quick replies: at most 10
 EXAMPLE_ARTISTS = ("아이유", "뉴진스", "BTS", "오마이걸")
 
@@ -90,50 +75,35 @@ class Settings:
     mysql_database: str = "kakao_music"
     dynamodb_table: str = ""
     skill_api_key: str = dataclasses.field(default="", repr=False)
-    log_level: str = "INFO"
     answer_budget_ms: int = 3500
     cache_days: float = 3.0
     negative_cache_seconds: int = 6 * 3600
     memory_cache_entries: int = 4096
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
-
-        def text(name: str, default: str = "") -> str:
-            return env.get(name, "").strip() or default
-
-        def number(name: str, default: float, kind: type = int) -> Any:
-            raw = text(name)
-            try:
-                value = kind(raw) if raw else default
-            except ValueError:
-                value = default
-            return value if value > 0 else default
-
-        api_url = text("SPOTIFY_API_URL", SPOTIFY_API_URL)
+        read = _EnvReader(env)
         return cls(
-            spotify_client_id=text("SPOTIFY_CLIENT_ID"),
-            spotify_client_secret=text("SPOTIFY_CLIENT_SECRET"),
-            spotify_market=text("SPOTIFY_MARKET", "KR").upper(),
-            spotify_api_url=api_url if api_url.endswith("/") else api_url + "/",
-            spotify_token_url=text("SPOTIFY_TOKEN_URL", SPOTIFY_TOKEN_URL),
-            mysql_host=text("MYSQL_HOST"),
-            mysql_port=number("MYSQL_PORT", 3306),
-            mysql_user=text("MYSQL_USER", "root"),
+            spotify_client_id=read.text("SPOTIFY_CLIENT_ID"),
+            spotify_client_secret=read.text("SPOTIFY_CLIENT_SECRET"),
+            spotify_market=read.text("SPOTIFY_MARKET", "KR").upper(),
+            spotify_api_url=read.text("SPOTIFY_API_URL", SPOTIFY_API_URL).rstrip("/") + "/",
+            spotify_token_url=read.text("SPOTIFY_TOKEN_URL", SPOTIFY_TOKEN_URL),
+            mysql_host=read.text("MYSQL_HOST"),
+            mysql_port=read.number("MYSQL_PORT", 3306),
+            mysql_user=read.text("MYSQL_USER", "root"),
             mysql_password=env.get("MYSQL_PASSWORD", ""),
-            mysql_database=text("MYSQL_DATABASE", "kakao_music"),
-            dynamodb_table=text("DYNAMODB_TABLE"),
-            skill_api_key=text("SKILL_API_KEY"),
-            log_level=text("LOG_LEVEL", "INFO").upper(),
-            answer_budget_ms=number("ANSWER_BUDGET_MS", 3500),
-            cache_days=number("CACHE_DAYS", 3.0, float),
-            negative_cache_seconds=number("NEGATIVE_CACHE_SECONDS", 6 * 3600),
+            mysql_database=read.text("MYSQL_DATABASE", "kakao_music"),
+            dynamodb_table=read.text("DYNAMODB_TABLE"),
+            skill_api_key=read.text("SKILL_API_KEY"),
+            answer_budget_ms=read.number("ANSWER_BUDGET_MS", 3500),
+            cache_days=read.number("CACHE_DAYS", 3.0, float),
+            negative_cache_seconds=read.number("NEGATIVE_CACHE_SECONDS", 6 * 3600),
             # 0 turns the container's memory cache off (benchmarks, debugging).
-            memory_cache_entries=int(raw)
-            if (raw := text("MEMORY_CACHE_ENTRIES")).isdigit()
+            memory_cache_entries=int(raw) if (raw := read.text("MEMORY_CACHE_ENTRIES")).isdigit()
             else 4096,
-        )
+        )  # fmt: skip
 
     @property
     def spotify_configured(self) -> bool:
@@ -142,6 +112,22 @@ class Settings:
     @property
     def cache_seconds(self) -> int:
         return int(self.cache_days * 86400)
+
+
+@dataclasses.dataclass(frozen=True)
+class _EnvReader:
+    env: Mapping[str, str]
+
+    def text(self, name: str, default: str = "") -> str:
+        return self.env.get(name, "").strip() or default
+
+    def number(self, name: str, default: Any, kind: type = int) -> Any:
+        """A positive number, or the default when unset, malformed or not positive."""
+        try:
+            value = kind(self.text(name) or default)
+        except ValueError:
+            return default
+        return value if value > 0 else default
 
 
 SECRET_NAMES = ("SPOTIFY_CLIENT_ID", "SPOTIFY_CLIENT_SECRET", "MYSQL_PASSWORD", "SKILL_API_KEY")
@@ -155,7 +141,7 @@ class SecretUnavailable(Exception):
     """The configured secret could not be read; the container tries again on its next request."""
 
 
-def read_secret(env: dict[str, str]) -> dict[str, str]:
+def read_secret(env: Mapping[str, str]) -> dict[str, str]:
     """SECRET_NAMES found in the secret named by SECRET_ARN (Secrets Manager) or, failing that,
     SECRET_PARAMETER (an SSM SecureString): a JSON object either way. {} when neither is set."""
     secret_arn = env.get("SECRET_ARN", "").strip()
@@ -164,14 +150,7 @@ def read_secret(env: dict[str, str]) -> dict[str, str]:
         return {}
     source = "SECRET_ARN" if secret_arn else "SECRET_PARAMETER"
     try:
-        if secret_arn:
-            client = boto3.client("secretsmanager", config=SECRET_CLIENT_CONFIG)
-            text = client.get_secret_value(SecretId=secret_arn)["SecretString"]
-        else:
-            client = boto3.client("ssm", config=SECRET_CLIENT_CONFIG)
-            reply = client.get_parameter(Name=parameter, WithDecryption=True)
-            text = reply["Parameter"]["Value"]
-        values = json.loads(text)
+        values = json.loads(_secret_text(secret_arn, parameter))
         if not isinstance(values, dict):
             raise ValueError("the secret is not a JSON object")
     except (
@@ -192,97 +171,486 @@ def read_secret(env: dict[str, str]) -> dict[str, str]:
     return {name: values[name] for name in SECRET_NAMES if isinstance(values.get(name), str)}
 
 
-def environment_with_secret(env: dict[str, str]) -> dict[str, str]:
+def _secret_text(secret_arn: str, parameter: str) -> str:
+    if secret_arn:
+        client = boto3.client("secretsmanager", config=SECRET_CLIENT_CONFIG)
+        return client.get_secret_value(SecretId=secret_arn)["SecretString"]
+    client = boto3.client("ssm", config=SECRET_CLIENT_CONFIG)
+    return client.get_parameter(Name=parameter, WithDecryption=True)["Parameter"]["Value"]
+
+
+def environment_with_secret(env: Mapping[str, str]) -> dict[str, str]:
     """The environment completed from the secret: variables that are set win, so local runs
     need no secret."""
     found = read_secret(env)
     return {**env, **{name: value for name, value in found.items() if not env.get(name)}}
 
 
-# ---- Logging and metrics ------------------------------------------------------------------
+# ---- Handler and the container's app ----------------------------------------------------------
 
-log = logging.getLogger(SERVICE_NAME)
-
-
-class JsonLogFormatter(logging.Formatter):
-    """One JSON object per line, as CloudWatch Logs Insights and Powertools expect."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        line = {
-            "level": record.levelname,
-            "timestamp": self.formatTime(record, "%Y-%m-%dT%H:%M:%S")
-            + f".{int(record.msecs):03d}Z",
-            "service": SERVICE_NAME,
-            "message": record.getMessage(),
-        }
-        line.update(getattr(record, "fields", {}))
-        if record.exc_info:
-            line["exception"] = self.formatException(record.exc_info)
-        return json.dumps(line, ensure_ascii=False, default=str)
+ASK_FOR_NAME = "궁금한 아티스트 이름을 입력해 주세요. 예: 아이유, 뉴진스, BTS"
+NAME_TOO_LONG = f"아티스트 이름이 너무 길어요. {MAX_QUERY_CHARS}자 안으로 입력해 주세요."
+NOT_CONFIGURED = "아직 음악 정보 연결(Spotify)이 설정되지 않았어요. 챗봇 관리자에게 알려 주세요 🙏"
+SPOTIFY_BUSY = "지금은 음악 정보를 불러오기 어려워요. 잠시 뒤에 다시 물어봐 주세요 🙏"
+SORRY = "앗, 잠깐 문제가 생겼어요. 잠시 뒤에 다시 물어봐 주세요 🙏"
 
 
-def configure_logging(level: str) -> None:
-    handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(JsonLogFormatter())
-    handler.formatter.converter = time.gmtime
-    log.handlers[:] = [handler]
-    log.setLevel(level if level in logging.getLevelNamesMapping() else "INFO")
-    log.propagate = False
-    # spotipy logs tokens and the Basic auth header at DEBUG, and unstructured errors we
-    # already report ourselves: keep it quiet whatever the level.
-    logging.getLogger("spotipy").setLevel(logging.CRITICAL)
-    for noisy in ("urllib3", "botocore", "boto3", "pymysql"):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, log.level))
+def lambda_handler(event: Any, context: Any = None) -> dict[str, Any]:
+    """API Gateway (or a console test) in; an HTTP response carrying Kakao's JSON out."""
+    arrived = time.monotonic()
+    set_log_context(request_id=request_id_of(context))
+    try:
+        app = skill_app()
+    except SecretUnavailable:
+        # Without the secret there is no key to check and nothing to look up: apologise.
+        log_fields(logging.ERROR, "answered with an apology")
+        return http_response(200, render_text(SORRY))
+    try:
+        body = accepted_body(event, app.settings.skill_api_key)
+    except BadRequest as refused:
+        log_fields(
+            logging.WARNING, "request refused", status=refused.status, reason=refused.message
+        )
+        return http_response(refused.status, {"error": refused.message})
+    deadline = Deadline(app.settings.answer_budget_ms, context, started=arrived)
+    return http_response(200, app.handle(body, deadline))
 
 
-def log_fields(level: int, message: str, **fields: Any) -> None:
-    log.log(level, message, extra={"fields": fields})
+_app: SkillApp | None = None
+_app_lock = threading.Lock()
 
 
-def metrics_block(namespace: str, metrics: dict[str, tuple[float, str]]) -> dict[str, Any]:
-    """CloudWatch Embedded Metric Format: the request's log line doubles as its metrics."""
-    block: dict[str, Any] = {
-        "_aws": {
-            "Timestamp": int(time.time() * 1000),
-            "CloudWatchMetrics": [
-                {
-                    "Namespace": namespace,
-                    "Dimensions": [["service"]],
-                    "Metrics": [
-                        {"Name": name, "Unit": unit} for name, (_, unit) in metrics.items()
-                    ],
-                }
-            ],
-        }
+def skill_app() -> SkillApp:
+    """The container's app, built on first use: settings are read once, clients opened lazily."""
+    global _app
+    with _app_lock:
+        if _app is None:
+            configure_logging(os.environ.get("LOG_LEVEL", "INFO").strip().upper())
+            settings = Settings.from_env(environment_with_secret(dict(os.environ)))
+            _app = SkillApp(settings)
+        return _app
+
+
+def http_response(status: int, body: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "statusCode": status,
+        "headers": {"Content-Type": "application/json; charset=utf-8"},
+        "body": json.dumps(body, ensure_ascii=False),
+        "isBase64Encoded": False,
     }
-    block.update({name: value for name, (value, _) in metrics.items()})
-    return block
+
+
+class SkillApp:
+    """What one container keeps between requests: settings, caches, clients and connections."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.memory = MemoryCache(settings.memory_cache_entries)
+        self.dynamo = DynamoCache(settings.dynamodb_table) if settings.dynamodb_table else None
+        self.store = ArtistStore(settings) if settings.mysql_host else None
+        self.spotify = SpotifyGateway(settings) if settings.spotify_configured else None
+        self.pool = concurrent.futures.ThreadPoolExecutor(6, thread_name_prefix="lookup")
+
+    def start(self, work: Callable[..., T], *args: Any) -> concurrent.futures.Future[T]:
+        """`work(*args)` on the container's pool, alongside the request's other calls."""
+        return submit_in_context(self.pool, work, *args)
+
+    def handle(self, body: dict[str, Any], deadline: Deadline) -> dict[str, Any]:
+        """The answer to an accepted Kakao request; any failure becomes an apology."""
+        trace = Trace()
+        fields: dict[str, Any] = {}
+        try:
+            request = skill_request_from(body)
+            fields = request.log_fields()
+            answer = self.answer(request, deadline, trace)
+        except Exception:
+            trace.outcome = "error"
+            log_exception("unexpected failure, answered with an apology")
+            answer = render_text(SORRY)
+        log_answered(trace, fields, deadline.elapsed_ms())
+        return answer
+
+    def answer(self, request: SkillRequest, deadline: Deadline, trace: Trace) -> dict[str, Any]:
+        refusal = self.refusal(request)
+        if refusal is not None:
+            trace.outcome, text, examples = refusal
+            return render_text(text, examples)
+        assert self.spotify is not None  # refusal() says so otherwise
+        try:
+            result = Lookup(self, self.spotify, deadline, trace).answer(request)
+        except SpotifyError as error:
+            log_spotify_error(error)
+            trace.outcome = "spotify_unavailable"
+            return render_text(SPOTIFY_BUSY)
+        except TimeoutError:
+            trace.outcome = "timeout"
+            return render_text(SPOTIFY_BUSY)
+        if isinstance(result, NotFound):
+            trace.outcome = "not_found"
+            return render_not_found(result)
+        trace.outcome = "partial" if result.notes else "artist"
+        return render_artist(result)
+
+    def refusal(self, request: SkillRequest) -> tuple[str, str, bool] | None:
+        """(outcome, text, with examples) when the request cannot be looked up at all."""
+        if not request.query and not request.artist_id:
+            return "empty", ASK_FOR_NAME, True
+        if len(request.query) > MAX_QUERY_CHARS:
+            return "too_long", NAME_TOO_LONG, False
+        if self.spotify is None:
+            log_fields(
+                logging.ERROR,
+                "SPOTIFY_CLIENT_ID / SPOTIFY_CLIENT_SECRET are not set: the skill cannot answer",
+            )
+            return "not_configured", NOT_CONFIGURED, False
+        return None
+
+
+# ---- Look-up: which artist, then what to show ------------------------------------------------
+
+ANSWER_MEMORY_TTL_S = 300  # a whole answer, for repeats in the same container
+KNOWLEDGE_TTL_S = 3600  # the store's tags and relations: a new co-ask shows within the hour
+REMOVED_ENDPOINT_TTL_S = 7 * 86400  # re-check now and then: an app can be granted extended quota
+ENDPOINTS = ("top-tracks", "related-artists")  # the ones development-mode apps lost
+
+
+@dataclasses.dataclass(frozen=True)
+class Found:
+    artist_id: str
+    snapshot: Artist | None = None  # the artist as a search just returned it
+
+
+@dataclasses.dataclass(frozen=True)
+class NotFound:
+    query: str
+    suggestion: ArtistRef | None = None  # Spotify's top hit when it did not look plausible
 
 
 @dataclasses.dataclass
-class Trace:
-    """What one request did: which layers answered, what it called, how long each stage took."""
+class ArtistAnswer:
+    artist: Artist
+    tracks: list[Track]
+    tracks_are_top: bool
+    related: list[Related]
+    tags: list[str]
+    notes: list[str] = dataclasses.field(default_factory=list)
 
-    request_id: str
-    layers: dict[str, str] = dataclasses.field(default_factory=dict)
-    spotify_calls: list[str] = dataclasses.field(default_factory=list)
-    mysql_calls: int = 0
-    dynamodb_calls: int = 0
-    stages_ms: dict[str, float] = dataclasses.field(default_factory=dict)
-    outcome: str = "unknown"
-    resolved_id: str = ""  # the Spotify id the request was answered about
 
-    @contextlib.contextmanager
-    def stage(self, name: str):
-        started = time.perf_counter()
+@dataclasses.dataclass
+class Jobs:
+    """What one answer fetches in parallel; None where the cache already had it."""
+
+    artist: concurrent.futures.Future[Artist | None] | None
+    tracks: concurrent.futures.Future[tuple[list[Track], bool]] | None
+    related: concurrent.futures.Future[list[Related] | None] | None
+    knowledge: concurrent.futures.Future[Knowledge | None] | None
+
+    @property
+    def fetched(self) -> bool:
+        return any((self.artist, self.tracks, self.related))
+
+
+class Lookup:
+    """One request's look-up: memory, MySQL, DynamoDB, then Spotify, cheapest first."""
+
+    def __init__(self, app: SkillApp, spotify: SpotifyGateway, deadline: Deadline, trace: Trace):
+        self.app = app
+        self.settings = app.settings
+        self.store = app.store
+        self.spotify = spotify
+        self.deadline = deadline
+        self.trace = trace
+        self.cache = Cache(app.memory, app.dynamo, trace, deadline)
+        self.stored: StoredArtist | None = None  # the store's row for the name asked
+        self.endpoints: dict[str, Any] = {}  # what the cache says of ENDPOINTS
+
+    def answer(self, request: SkillRequest) -> ArtistAnswer | NotFound:
         try:
-            yield
+            with self.trace.stage("resolve"):
+                found = self.resolve(request)
+            answer = found if isinstance(found, NotFound) else self.about(found, request)
+            if isinstance(answer, ArtistAnswer):
+                self.learn_from(request, answer)
+            return answer
         finally:
-            elapsed = (time.perf_counter() - started) * 1000
-            self.stages_ms[name] = round(self.stages_ms.get(name, 0.0) + elapsed, 2)
+            with self.trace.stage("cache_write"):
+                self.cache.flush()
+
+    # -- which artist: the button's id, then memory, the store, the cache, Spotify
+
+    def resolve(self, request: SkillRequest) -> Found | NotFound:
+        if request.artist_id:
+            self.trace.layers["name"] = "button"
+            return Found(request.artist_id)
+        key = name_key(request.query)
+        if not key:
+            return NotFound(request.query)  # only symbols or emoji: nothing to search for
+        for step in (self.from_memory, self.from_store, self.from_cache):
+            found = step(request.query, key)
+            if found is not None:
+                return found
+        return self.from_spotify(request.query, key)
+
+    def from_memory(self, query: str, key: str) -> Found | NotFound | None:
+        return self.from_entry(self.app.memory.get(f"name#{key}"), "memory", query)
+
+    def from_store(self, query: str, key: str) -> Found | None:
+        self.stored = self.store.find_alias(key, self.trace, self.deadline) if self.store else None
+        if self.stored is None or not self.stored.spotify_id:
+            return None
+        self.trace.layers["name"] = "mysql"
+        entry: NameEntry = {"id": self.stored.spotify_id}
+        self.cache.put(f"name#{key}", entry, self.settings.cache_seconds, shared=False)
+        return Found(self.stored.spotify_id)
+
+    def from_cache(self, query: str, key: str) -> Found | NotFound | None:
+        return self.from_entry(self.cache.get(f"name#{key}"), "dynamodb", query)
+
+    def from_entry(
+        self, entry: NameEntry | None, layer: str, query: str
+    ) -> Found | NotFound | None:
+        if entry is None:
+            return None
+        self.trace.layers["name"] = layer
+        if entry.get("missing"):
+            return NotFound(query, entry.get("suggestion"))
+        return Found(entry["id"])
+
+    def from_spotify(self, query: str, key: str) -> Found | NotFound:
+        self.trace.layers["name"] = "spotify"
+        asked = self.stored.name if self.stored else query
+        candidates = self.search_artists(asked)
+        best = pick_artist(asked, candidates)
+        if best is None and self.store and not self.stored:
+            # Spotify knows no such name: maybe a spelling of one the store knows (에미넘).
+            self.stored = self.store.find_near_alias(key, self.trace, self.deadline)
+            if self.stored and self.stored.spotify_id:
+                return self.learn_misspelling(query, key, self.stored)
+            if self.stored:
+                best = pick_artist(self.stored.name, self.search_artists(self.stored.name))
+        if best is None:
+            return self.remember_missing(query, key, candidates)
+        self.remember_found(query, key, best)
+        return Found(best["id"], best)
+
+    def search_artists(self, name: str) -> list[Artist]:
+        # In the pool, so a stalled connection cannot hold this thread past the deadline.
+        search = self.app.start(self.spotify.search_artists, name, self.deadline, self.trace)
+        return search.result(timeout=self.deadline.left() + 0.05)
+
+    def learn_misspelling(self, query: str, key: str, near: StoredArtist) -> Found:
+        assert self.store is not None and near.spotify_id
+        self.trace.layers["name"] = "mysql_near"
+        known: ArtistRef = {"id": near.spotify_id, "name": near.name}
+        self.store.remember_artist(known, query, near, self.trace, self.deadline)
+        self.cache.put(f"name#{key}", {"id": near.spotify_id}, self.settings.cache_seconds)
+        return Found(near.spotify_id)
+
+    def remember_missing(self, query: str, key: str, candidates: list[Artist]) -> NotFound:
+        top = candidates[0] if candidates else None
+        suggestion: ArtistRef | None = {"id": top["id"], "name": top["name"]} if top else None
+        entry: NameEntry = {"missing": True, "suggestion": suggestion}
+        self.cache.put(f"name#{key}", entry, self.settings.negative_cache_seconds)
+        return NotFound(query, suggestion)
+
+    def remember_found(self, query: str, key: str, best: Artist) -> None:
+        if self.store:
+            stored = self.stored
+            same = stored is not None and name_key(stored.name) == name_key(best["name"])
+            self.store.remember_artist(
+                best, query, stored if same else None, self.trace, self.deadline
+            )
+        self.cache.put(f"name#{key}", {"id": best["id"]}, self.settings.cache_seconds)
+
+    # -- what to show about it
+
+    def about(self, found: Found, request: SkillRequest) -> ArtistAnswer | NotFound:
+        self.trace.resolved_id = found.artist_id
+        remembered = self.app.memory.get(f"answer#{found.artist_id}")
+        if remembered is not None:
+            self.trace.layers["answer"] = "memory"
+            return remembered
+        try:
+            return self.assemble(found, request.query)
+        except SpotifyError as error:
+            if request.artist_id and error.status in (400, 404):
+                return NotFound(request.query)  # a stale or forged button id
+            raise
+
+    def assemble(self, found: Found, asked: str) -> ArtistAnswer:
+        """Cached parts first, the rest from Spotify and MySQL in parallel, collected until the
+        budget runs out, remembered, then put together."""
+        with self.trace.stage("cache_read"):
+            parts = self.cached_parts(found)
+        jobs = self.start_missing(found.artist_id, parts, asked)
+        notes: list[str] = []
+        knowledge = self.collect(jobs, parts, notes)
+        artist = parts["artist"]
+        answer = ArtistAnswer(
+            artist=artist,
+            tracks=parts.get("tracks", []),
+            tracks_are_top=parts.get("tracks_are_top", False),
+            related=rank_related(artist, parts, knowledge),
+            tags=knowledge.tags if knowledge else [],
+            notes=notes,
+        )
+        self.remember(found.artist_id, parts, jobs, answer, complete=knowledge is not None)
+        return answer
+
+    def cached_parts(self, found: Found) -> CachedParts:
+        artist_key = f"artist#{found.artist_id}"
+        cached = self.cache.get_many([artist_key, *(f"endpoint#{e}" for e in ENDPOINTS)])
+        self.endpoints = {e: cached.get(f"endpoint#{e}", (None,))[0] for e in ENDPOINTS}
+        parts: CachedParts = dict(cached[artist_key][0]) if artist_key in cached else {}  # type: ignore[assignment]
+        self.trace.layers["artist"] = cached[artist_key][1] if parts else "spotify"
+        if found.snapshot and "artist" not in parts:
+            parts["artist"] = found.snapshot
+        return parts
+
+    def start_missing(self, artist_id: str, parts: CachedParts, asked: str) -> Jobs:
+        start, spotify = self.app.start, self.spotify
+        # The track search needs a name: the cached one, the store's, or what was typed.
+        name = parts["artist"]["name"] if "artist" in parts else self.stored_name(asked)
+        wants_related = "spotify_related" not in parts and not self.removed("related-artists")
+        return Jobs(
+            artist=None if "artist" in parts
+            else start(spotify.artist, artist_id, self.deadline, self.trace),
+            tracks=None if "tracks" in parts else start(self.fetch_tracks, artist_id, name),
+            related=start(self.fetch_spotify_related, artist_id) if wants_related else None,
+            knowledge=self.start_knowledge(artist_id),
+        )  # fmt: skip
+
+    def stored_name(self, asked: str) -> str:
+        return self.stored.name if self.stored else asked
+
+    def removed(self, endpoint: str) -> bool:
+        """The cache says this app lost the endpoint (development mode)."""
+        known = self.endpoints.get(endpoint)
+        return isinstance(known, dict) and known.get("status") in (403, 404)
+
+    def start_knowledge(self, artist_id: str) -> concurrent.futures.Future[Knowledge | None] | None:
+        known = self.app.memory.get(f"knowledge#{artist_id}")
+        if known is not None:
+            self.trace.layers["knowledge"] = "memory"
+            return finished(known)
+        if not self.store:
+            return None
+        self.trace.layers["knowledge"] = "mysql"  # runs alongside Spotify's calls, if any
+        return self.app.start(self.knowledge_from_store, self.store, artist_id)
+
+    def knowledge_from_store(self, store: ArtistStore, artist_id: str) -> Knowledge | None:
+        knowledge = store.knowledge(artist_id, self.trace, self.deadline)
+        if knowledge is not None:
+            expires = time.time() + KNOWLEDGE_TTL_S
+            self.app.memory.put(f"knowledge#{artist_id}", knowledge, expires)
+        return knowledge
+
+    def collect(self, jobs: Jobs, parts: CachedParts, notes: list[str]) -> Knowledge | None:
+        """Each job's result into `parts`, each failure as a note; the store's knowledge."""
+        with self.trace.stage("mysql_read"):
+            knowledge = self.finish(jobs.knowledge, None, None)
+        with self.trace.stage("spotify"):
+            if jobs.artist is not None:
+                artist = jobs.artist.result(timeout=self.deadline.left() + 0.05)
+                if artist is None:
+                    raise SpotifyRefused(404, "artist not found")
+                parts["artist"] = artist
+            tracks = self.finish(jobs.tracks, notes, "곡 정보")
+            if tracks and tracks[0]:  # an empty list is not worth keeping for days
+                parts["tracks"], parts["tracks_are_top"] = tracks
+            related = self.finish(jobs.related, notes, None)
+            if related is not None:
+                parts["spotify_related"] = related
+        return knowledge
+
+    def finish(
+        self, job: concurrent.futures.Future[T] | None, notes: list[str] | None, what: str | None
+    ) -> T | None:
+        """A job's result, or None (and a note for the user) when it failed or ran late."""
+        if job is None:
+            return None
+        try:
+            return job.result(timeout=self.deadline.left())
+        except TimeoutError:
+            log_fields(logging.WARNING, "budget ran out", waiting_for=what)
+        except SpotifyError as error:
+            log_spotify_error(error)
+        if what and notes is not None:
+            notes.append(f"지금은 {what}를 불러오지 못했어요. 잠시 뒤에 다시 물어봐 주세요.")
+        return None
+
+    def remember(
+        self, artist_id: str, parts: CachedParts, jobs: Jobs, answer: ArtistAnswer, complete: bool
+    ) -> None:
+        if jobs.tracks and "tracks" in parts and self.store:
+            self.store.remember_cocredits(answer.artist, parts["tracks"], self.trace, self.deadline)
+        if jobs.fetched:
+            self.cache.put(f"artist#{artist_id}", parts, self.settings.cache_seconds)
+        if not answer.notes and (complete or self.store is None):
+            # Complete answers only: a partial one must not hide the full one for five minutes.
+            self.app.memory.put(f"answer#{artist_id}", answer, time.time() + ANSWER_MEMORY_TTL_S)
+
+    # -- the parts Spotify gives
+
+    def fetch_tracks(self, artist_id: str, name: str) -> tuple[list[Track], bool]:
+        """Top tracks where the app still has them, else a track search by name."""
+        if not self.removed("top-tracks"):
+            top = self.call_endpoint("top-tracks", self.spotify.top_tracks, artist_id)
+            if top is not None:
+                return top, True
+        artist: ArtistRef = {"id": artist_id, "name": name}
+        return self.spotify.search_tracks(artist, self.deadline, self.trace), False
+
+    def fetch_spotify_related(self, artist_id: str) -> list[Related] | None:
+        found = self.call_endpoint("related-artists", self.spotify.related_artists, artist_id)
+        if found is None:
+            return None
+        return [{"id": a["id"], "name": a["name"], "reason": "spotify"} for a in found]
+
+    def call_endpoint(self, endpoint: str, call: Callable[..., T], artist_id: str) -> T | None:
+        """One of ENDPOINTS; None when this app lost it, remembered so no one asks again soon."""
+        try:
+            result = call(artist_id, self.deadline, self.trace)
+        except SpotifyError as error:
+            if error.status not in (403, 404):
+                raise
+            log_fields(
+                logging.INFO,
+                "spotify endpoint unavailable to this app, using the fallback",
+                endpoint=endpoint,
+                status=error.status,
+            )
+            status = {"status": error.status}
+            self.cache.put(f"endpoint#{endpoint}", status, REMOVED_ENDPOINT_TTL_S)
+            return None
+        if self.endpoints.get(endpoint) is None:  # first word on it: the app has it
+            self.cache.put(f"endpoint#{endpoint}", {"status": 200}, REMOVED_ENDPOINT_TTL_S)
+        return result
+
+    # -- what the bot learns from the request
+
+    def learn_from(self, request: SkillRequest, answer: ArtistAnswer) -> None:
+        if request.confirms_alias:
+            self.learn_confirmed_alias(request.confirms_alias, answer.artist)
+        if self.store:
+            self.store.record_ask(request.user_hash, answer.artist, self.trace)
+
+    def learn_confirmed_alias(self, typed: str, artist: Artist) -> None:
+        key = name_key(typed)
+        if key and len(typed) <= MAX_QUERY_CHARS:
+            self.cache.put(f"name#{key}", {"id": artist["id"]}, self.settings.cache_seconds)
+            if self.store:
+                self.store.learn_alias(typed, artist, self.trace, self.deadline)
 
 
-# ---- Kakao request ------------------------------------------------------------------------
+def finished(value: T) -> concurrent.futures.Future[T]:
+    """A job that is already done: what a cache had."""
+    future: concurrent.futures.Future[T] = concurrent.futures.Future()
+    future.set_result(value)
+    return future
+
+
+# ---- Kakao request ----------------------------------------------------------------------------
 
 
 class BadRequest(Exception):
@@ -309,9 +677,26 @@ class SkillRequest:
     user_hash: str  # a hash of the bot user key: enough to correlate, not to identify
     surface: str
 
+    def log_fields(self) -> dict[str, Any]:
+        return {
+            "query": self.query[:MAX_QUERY_CHARS],
+            "artist_id": self.artist_id,
+            "user": self.user_hash,
+            "surface": self.surface,
+        }
+
 
 SPOTIFY_ID = re.compile(r"^[0-9A-Za-z]{22}$")
 ARTIST_PARAMS = ("solo", "group", "artist")
+
+
+def accepted_body(event: Any, api_key: str) -> dict[str, Any]:
+    """The Kakao body of an event that passes the key check; BadRequest otherwise."""
+    incoming = read_http_event(event)
+    check_api_key(incoming, api_key)
+    if not looks_like_kakao(incoming.body):
+        raise BadRequest(400, "not a Kakao skill request")
+    return incoming.body
 
 
 def read_http_event(event: Any) -> HttpRequest:
@@ -323,10 +708,9 @@ def read_http_event(event: Any) -> HttpRequest:
         if looks_like_kakao(event):
             return HttpRequest(headers={}, body=event, direct=True)
         raise BadRequest(400, "not an API Gateway event or a Kakao skill request")
-    raw_headers = event.get("headers")
     headers = {
         str(name).lower(): value
-        for name, value in (raw_headers.items() if isinstance(raw_headers, dict) else ())
+        for name, value in _as_dict(event.get("headers")).items()
         if isinstance(value, str)
     }
     return HttpRequest(headers=headers, body=decode_body(event), direct=False)
@@ -338,15 +722,7 @@ def decode_body(event: dict[str, Any]) -> Any:
         raise BadRequest(400, "request body is empty")
     if len(body) > MAX_BODY_BYTES * 4 // 3 + 4:
         raise BadRequest(400, "request body is too large")
-    try:
-        raw = (
-            base64.b64decode(body, validate=True)
-            if event.get("isBase64Encoded")
-            # A lone surrogate can only be a broken character: "?" keeps the request answerable.
-            else body.encode("utf-8", "replace")
-        )
-    except (binascii.Error, ValueError):
-        raise BadRequest(400, "request body is not valid base64") from None
+    raw = _body_bytes(body, bool(event.get("isBase64Encoded")))
     if len(raw) > MAX_BODY_BYTES:
         raise BadRequest(400, "request body is too large")
     try:
@@ -355,6 +731,16 @@ def decode_body(event: dict[str, Any]) -> Any:
         raise BadRequest(400, "request body is not valid UTF-8") from None
     except (ValueError, RecursionError):
         raise BadRequest(400, "request body is not valid JSON") from None
+
+
+def _body_bytes(body: str, base64_encoded: bool) -> bytes:
+    if not base64_encoded:
+        # A lone surrogate can only be a broken character: "?" keeps the request answerable.
+        return body.encode("utf-8", "replace")
+    try:
+        return base64.b64decode(body, validate=True)
+    except (binascii.Error, ValueError):
+        raise BadRequest(400, "request body is not valid base64") from None
 
 
 def looks_like_kakao(body: Any) -> bool:
@@ -398,6 +784,18 @@ def skill_request_from(body: dict[str, Any]) -> SkillRequest:
     action = _as_dict(body.get("action"))
     user_request = _as_dict(body.get("userRequest"))
     extra = _as_dict(action.get("clientExtra"))
+    artist_id = extra.get("artist_id")
+    surface = _as_dict(user_request.get("params")).get("surface")
+    return SkillRequest(
+        query=asked_name(extra, action, user_request),
+        artist_id=artist_id if isinstance(artist_id, str) and SPOTIFY_ID.match(artist_id) else None,
+        confirms_alias=clean_query(extra.get("confirms")),
+        user_hash=user_hash(_as_dict(user_request.get("user")).get("id")),
+        surface=surface if isinstance(surface, str) else "",
+    )
+
+
+def asked_name(extra: dict[str, Any], action: dict[str, Any], user_request: dict[str, Any]) -> str:
     params = _as_dict(action.get("params"))
     detail = _as_dict(action.get("detailParams"))
     detail_names = [*ARTIST_PARAMS, *(name for name in detail if name not in ARTIST_PARAMS)]
@@ -407,23 +805,16 @@ def skill_request_from(body: dict[str, Any]) -> SkillRequest:
         *(_as_dict(detail.get(name)).get("origin") for name in detail_names),
         user_request.get("utterance"),
     ]
-    query = next((text for text in map(param_text, candidates) if text), "")
-    artist_id = extra.get("artist_id")
-    user = _as_dict(user_request.get("user"))
-    user_key = user.get("id") if isinstance(user.get("id"), str) else ""
-    surface = _as_dict(user_request.get("params")).get("surface")
-    return SkillRequest(
-        query=query,
-        artist_id=artist_id if isinstance(artist_id, str) and SPOTIFY_ID.match(artist_id) else None,
-        confirms_alias=clean_query(extra.get("confirms")),
-        user_hash=hashlib.sha256(user_key.encode("utf-8", "replace")).hexdigest()[:16]
-        if user_key
-        else "",
-        surface=surface if isinstance(surface, str) else "",
-    )
+    return next((text for text in map(param_text, candidates) if text), "")
 
 
-# ---- Names ----------------------------------------------------------------------------------
+def user_hash(user_key: Any) -> str:
+    if not isinstance(user_key, str) or not user_key:
+        return ""
+    return hashlib.sha256(user_key.encode("utf-8", "replace")).hexdigest()[:16]
+
+
+# ---- Names ------------------------------------------------------------------------------------
 
 
 def name_key(text: str) -> str:
@@ -497,7 +888,7 @@ def is_plausible_match(typed: str, found: str) -> bool:
     return difflib.SequenceMatcher(None, romanize(a), romanize(b)).ratio() >= 0.6
 
 
-def pick_artist(typed: str, candidates: list[dict[str, Any]]) -> dict[str, Any] | None:
+def pick_artist(typed: str, candidates: list[Artist]) -> Artist | None:
     """Spotify's best match: an exact name first, else its top hit if that is plausible."""
     key = name_key(typed)
     for candidate in candidates:
@@ -538,16 +929,21 @@ def is_misspelling(typed: str, known: str) -> bool:
     if typed == known:
         return False
     if any(map(_is_hangul, typed)) or any(map(_is_hangul, known)):
-        if len(typed) != len(known) or len(typed) < 3:
-            return False
-        differing = [(a, b) for a, b in zip(typed, known, strict=True) if a != b]
-        if len(differing) != 1 or not all(map(_is_hangul, differing[0])):
-            return False
-        a, b = (_jamo(ch) for ch in differing[0])
-        return sum(x == y for x, y in zip(a, b, strict=True)) >= 2
-    if min(len(typed), len(known)) < 5 or abs(len(typed) - len(known)) > 2:
+        return _is_hangul_misspelling(typed, known)
+    shorter = min(len(typed), len(known))
+    if shorter < 5 or abs(len(typed) - len(known)) > 2:
         return False
-    return edit_distance(typed, known) <= (2 if min(len(typed), len(known)) >= 9 else 1)
+    return edit_distance(typed, known) <= (2 if shorter >= 9 else 1)
+
+
+def _is_hangul_misspelling(typed: str, known: str) -> bool:
+    if len(typed) != len(known) or len(typed) < 3:
+        return False
+    differing = [(a, b) for a, b in zip(typed, known, strict=True) if a != b]
+    if len(differing) != 1 or not all(map(_is_hangul, differing[0])):
+        return False
+    a, b = (_jamo(ch) for ch in differing[0])
+    return sum(x == y for x, y in zip(a, b, strict=True)) >= 2
 
 
 def closest_alias(key: str, aliases: Iterable[tuple[str, Any]]) -> Any | None:
@@ -556,1590 +952,7 @@ def closest_alias(key: str, aliases: Iterable[tuple[str, Any]]) -> Any | None:
     return owners.pop() if len(owners) == 1 else None
 
 
-# ---- Budget -------------------------------------------------------------------------------
-
-LAMBDA_MARGIN_MS = 300  # to render, log and return after the last outbound call
-MIN_ANSWER_S = 0.1  # even a late start gets this long to answer from memory
-
-
-class NoTimeLeft(Exception):
-    """Too little of the budget is left to make this call at all."""
-
-
-class Deadline:
-    """One time budget per request; every outbound call's timeout comes out of what is left."""
-
-    def __init__(self, budget_ms: int, context: Any = None, started: float | None = None):
-        """`started` (time.monotonic()) is when the request arrived, if before now: a cold
-        start's set-up then comes out of the same budget."""
-        now = time.monotonic()
-        ends = (now if started is None else started) + max(budget_ms, 100) / 1000
-        remaining = getattr(context, "get_remaining_time_in_millis", None)
-        if callable(remaining):
-            with contextlib.suppress(Exception):
-                ends = min(ends, now + (int(remaining()) - LAMBDA_MARGIN_MS) / 1000)
-        self._ends = max(ends, now + MIN_ANSWER_S)
-
-    def left(self) -> float:
-        return max(0.0, self._ends - time.monotonic())
-
-    def timeout(self, cap: float) -> float:
-        """A timeout for one call: at most `cap`, never past the deadline, never zero."""
-        return max(0.05, min(cap, self.left()))
-
-
-# ---- Caches: container memory and DynamoDB -----------------------------------------------
-
-
-class MemoryCache:
-    """The container's own memory: an LRU with per-entry expiry, lost on a cold start."""
-
-    def __init__(self, max_entries: int = 4096):
-        self._items: OrderedDict[str, tuple[float, Any]] = OrderedDict()
-        self._max_entries = max_entries
-        self._lock = threading.Lock()
-
-    def get(self, key: str) -> Any:
-        with self._lock:
-            item = self._items.get(key)
-            if item is None:
-                return None
-            if item[0] <= time.time():
-                del self._items[key]
-                return None
-            self._items.move_to_end(key)
-            return item[1]
-
-    def put(self, key: str, value: Any, expires_at: float) -> None:
-        with self._lock:
-            self._items[key] = (expires_at, value)
-            self._items.move_to_end(key)
-            while len(self._items) > self._max_entries:
-                self._items.popitem(last=False)
-
-
-class LayerDown(Exception):
-    """A store or cache layer is unreachable; the request goes on without it."""
-
-
-class DynamoCache:
-    """Spotify-sourced data with an expiry (TTL attribute), shared by every container.
-
-    Items: `pk` (string key), `body` (JSON), `expires_at` (epoch seconds, the table's TTL).
-    DynamoDB deletes expired items lazily, so reads check `expires_at` themselves.
-    """
-
-    RETRY_DOWN_AFTER_S = 30  # after a failure, skip DynamoDB this long instead of paying timeouts
-    # (connect, read) timeouts, largest first: a call gets the largest pair that fits what the
-    # request has left, so DynamoDB never runs a request past its deadline. One client per pair.
-    TIMEOUT_STEPS = ((0.5, 1.0), (0.25, 0.5), (0.1, 0.25))
-
-    def __init__(self, table: str):
-        self.table = table
-        self._clients: dict[tuple[float, float] | None, Any] = {}
-        self._down_until = 0.0
-        self._lock = threading.Lock()
-
-    def client(self, deadline: Deadline | None = None):
-        """A client whose timeouts fit the deadline (None: operator commands, patient)."""
-        step = None
-        if deadline is not None:
-            left = deadline.left()
-            step = next((pair for pair in self.TIMEOUT_STEPS if sum(pair) <= left), None)
-            if step is None:
-                raise NoTimeLeft("dynamodb")
-        with self._lock:
-            if step not in self._clients:
-                connect, read = step or (2.0, 10.0)
-                config = botocore.config.Config(
-                    connect_timeout=connect,
-                    read_timeout=read,
-                    retries={"max_attempts": 1 if step else 3, "mode": "standard"},
-                    max_pool_connections=8,
-                )
-                self._clients[step] = boto3.client("dynamodb", config=config)
-            return self._clients[step]
-
-    def get_many(self, keys: list[str], trace: Trace, deadline: Deadline) -> dict[str, Any]:
-        if not keys or time.monotonic() < self._down_until:
-            return {}
-        request = {self.table: {"Keys": [{"pk": {"S": key}} for key in keys]}}
-        found: dict[str, Any] = {}
-        now = time.time()
-        with self._guard("batch_get_item", trace):
-            answer = self.client(deadline).batch_get_item(RequestItems=request)
-            for item in answer.get("Responses", {}).get(self.table, []):
-                if float(item.get("expires_at", {}).get("N", "0")) > now:
-                    found[item["pk"]["S"]] = (
-                        json.loads(item["body"]["S"]),
-                        float(item["expires_at"]["N"]),
-                    )
-        return found
-
-    def put_many(
-        self, entries: list[tuple[str, Any, float]], trace: Trace, deadline: Deadline
-    ) -> None:
-        if not entries or time.monotonic() < self._down_until:
-            return
-        writes = [
-            {
-                "PutRequest": {
-                    "Item": {
-                        "pk": {"S": key},
-                        "body": {"S": json.dumps(value, ensure_ascii=False)},
-                        "expires_at": {"N": str(int(expires_at))},
-                    }
-                }
-            }
-            for key, value, expires_at in entries
-        ]
-        for start in range(0, len(writes), 25):  # BatchWriteItem takes 25 at a time
-            with self._guard("batch_write_item", trace):
-                self.client(deadline).batch_write_item(
-                    RequestItems={self.table: writes[start : start + 25]}
-                )
-
-    @contextlib.contextmanager
-    def _guard(self, operation: str, trace: Trace):
-        try:
-            trace.dynamodb_calls += 1
-            yield
-        except NoTimeLeft:
-            trace.dynamodb_calls -= 1  # not made
-            log_fields(
-                logging.INFO,
-                "no time left for dynamodb, skipped",
-                request_id=trace.request_id,
-                operation=operation,
-            )
-        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
-            self._down_until = time.monotonic() + self.RETRY_DOWN_AFTER_S
-            log_fields(
-                logging.WARNING,
-                "dynamodb unavailable, answering without it",
-                request_id=trace.request_id,
-                operation=operation,
-                table=self.table,
-                error=type(error).__name__,
-                detail=str(error)[:300],
-            )
-
-    def claim(self, key: str, seconds: float, trace: Trace, deadline: Deadline) -> bool:
-        """True when this container should fetch `key` itself: no other container claimed it
-        in the last `seconds` (or DynamoDB cannot tell). One conditional PutItem."""
-        if time.monotonic() < self._down_until:
-            return True
-        now = int(time.time())
-        with self._guard("put_item", trace):
-            try:
-                self.client(deadline).put_item(
-                    TableName=self.table,
-                    Item={
-                        "pk": {"S": f"claim#{key}"},
-                        "body": {"S": "{}"},
-                        "expires_at": {"N": str(now + max(1, round(seconds)))},
-                    },
-                    ConditionExpression="attribute_not_exists(pk) OR expires_at < :now",
-                    ExpressionAttributeValues={":now": {"N": str(now)}},
-                )
-            except botocore.exceptions.ClientError as error:
-                if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-                    raise
-                return False
-        return True
-
-    def create_table(self) -> str:
-        """Create the table with its TTL setting where it does not exist yet (idempotent)."""
-        client = self.client()
-        try:
-            client.create_table(
-                TableName=self.table,
-                AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-                KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-                BillingMode="PAY_PER_REQUEST",
-            )
-            client.get_waiter("table_exists").wait(TableName=self.table)
-            outcome = "created"
-        except client.exceptions.ResourceInUseException:
-            outcome = "exists"
-        ttl = client.describe_time_to_live(TableName=self.table)["TimeToLiveDescription"]
-        if ttl.get("TimeToLiveStatus") not in ("ENABLED", "ENABLING"):
-            client.update_time_to_live(
-                TableName=self.table,
-                TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"},
-            )
-        return outcome
-
-
-class Cache:
-    """Memory in front of DynamoDB; writes reach memory at once, DynamoDB in one batch."""
-
-    def __init__(
-        self, memory: MemoryCache, dynamo: DynamoCache | None, trace: Trace, deadline: Deadline
-    ):
-        self.memory = memory
-        self.dynamo = dynamo
-        self.trace = trace
-        self.deadline = deadline
-        self._pending: dict[str, tuple[Any, float]] = {}
-
-    def get_many(self, keys: list[str]) -> dict[str, tuple[Any, str]]:
-        """Values found, each with the layer that had it ("memory" or "dynamodb")."""
-        found = {}
-        for key in keys:
-            value = self.memory.get(key)
-            if value is not None:
-                found[key] = (value, "memory")
-        missing = [key for key in keys if key not in found]
-        if self.dynamo and missing:
-            stored = self.dynamo.get_many(missing, self.trace, self.deadline)
-            for key, (value, expires_at) in stored.items():
-                self.memory.put(key, value, expires_at)
-                found[key] = (value, "dynamodb")
-        return found
-
-    def get(self, key: str) -> tuple[Any, str] | tuple[None, None]:
-        return self.get_many([key]).get(key, (None, None))
-
-    def put(self, key: str, value: Any, ttl_s: float, shared: bool = True) -> None:
-        expires_at = time.time() + ttl_s
-        self.memory.put(key, value, expires_at)
-        if shared:
-            self._pending[key] = (value, expires_at)
-
-    def flush(self) -> None:
-        if self.dynamo and self._pending:
-            entries = [(key, value, expires) for key, (value, expires) in self._pending.items()]
-            self.dynamo.put_many(entries, self.trace, self.deadline)
-        self._pending.clear()
-
-
-# ---- Store: MySQL -------------------------------------------------------------------------
-
-SCHEMA = (
-    """CREATE TABLE IF NOT EXISTS artists (
-        id INT UNSIGNED AUTO_INCREMENT PRIMARY KEY,
-        spotify_id VARCHAR(32) NULL,
-        name VARCHAR(200) NOT NULL,
-        name_key VARCHAR(200) NOT NULL,
-        created_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
-        updated_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP,
-        UNIQUE KEY uq_artists_spotify_id (spotify_id),
-        KEY ix_artists_name_key (name_key)
-    ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin""",
-    """CREATE TABLE IF NOT EXISTS aliases (
-        alias_key VARCHAR(200) NOT NULL PRIMARY KEY,
-        alias VARCHAR(200) NOT NULL,
-        artist_id INT UNSIGNED NOT NULL,
-        source VARCHAR(16) NOT NULL,
-        created_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
-        KEY ix_aliases_artist (artist_id),
-        CONSTRAINT fk_aliases_artist FOREIGN KEY (artist_id)
-            REFERENCES artists (id) ON DELETE CASCADE
-    ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin""",
-    """CREATE TABLE IF NOT EXISTS tags (
-        artist_id INT UNSIGNED NOT NULL,
-        tag VARCHAR(64) NOT NULL,
-        PRIMARY KEY (artist_id, tag),
-        KEY ix_tags_tag (tag),
-        CONSTRAINT fk_tags_artist FOREIGN KEY (artist_id) REFERENCES artists (id) ON DELETE CASCADE
-    ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin""",
-    """CREATE TABLE IF NOT EXISTS related_artists (
-        artist_id INT UNSIGNED NOT NULL,
-        related_id INT UNSIGNED NOT NULL,
-        source VARCHAR(16) NOT NULL,
-        score DOUBLE NOT NULL,
-        updated_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP,
-        PRIMARY KEY (artist_id, related_id, source),
-        KEY ix_related_related (related_id),
-        CONSTRAINT fk_related_artist FOREIGN KEY (artist_id)
-            REFERENCES artists (id) ON DELETE CASCADE,
-        CONSTRAINT fk_related_other FOREIGN KEY (related_id)
-            REFERENCES artists (id) ON DELETE CASCADE
-    ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin""",
-    # The last artist each (hashed) user asked for: the "asked next" signal needs only that.
-    """CREATE TABLE IF NOT EXISTS recent_asks (
-        user_key CHAR(16) NOT NULL PRIMARY KEY,
-        artist_id INT UNSIGNED NOT NULL,
-        asked_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
-        CONSTRAINT fk_recent_artist FOREIGN KEY (artist_id)
-            REFERENCES artists (id) ON DELETE CASCADE
-    ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin""",
-    # Which user already counted A -> B: one user counts once per pair per CO_ASK_RECOUNT_S.
-    """CREATE TABLE IF NOT EXISTS co_asks (
-        artist_id INT UNSIGNED NOT NULL,
-        next_id INT UNSIGNED NOT NULL,
-        user_key CHAR(16) NOT NULL,
-        counted_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
-        PRIMARY KEY (artist_id, next_id, user_key),
-        CONSTRAINT fk_co_asks_artist FOREIGN KEY (artist_id)
-            REFERENCES artists (id) ON DELETE CASCADE,
-        CONSTRAINT fk_co_asks_next FOREIGN KEY (next_id)
-            REFERENCES artists (id) ON DELETE CASCADE
-    ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin""",
-)
-
-GROUP_MEMBER_SCORE = 2.0  # a group and its members: above any two members' shared tags
-CO_ASK_WINDOW_S = 30 * 60  # "right after": the next artist within this long
-CO_ASK_RECOUNT_S = 30 * 86400  # one user counts a pair again only after this long
-CO_ASK_HALF_LIFE_S = 30 * 86400  # a co-ask counts half after this long
-CO_ASK_MIN_USERS = 2  # a co-ask shows once this many users made it...
-CO_ASK_MIN_WEIGHT = 1.0  # ...until its faded count falls below this (two users, a month on)
-RECORD_ASK_BUDGET_MS = 2000
-
-TAG_PATTERN = re.compile(r"^[a-z]+:[a-z0-9][a-z0-9&.+\-]*$")
-# Tags that say who an artist is close to. Language and country alone relate too many: they
-# count only toward the three shared tags a genre relation needs (US pop solo: Halsey, Lady Gaga).
-RELATING_TAG_KINDS = ("agency", "group", "genre", "type", "gender", "gen", "lang", "country")
-
-
-@dataclasses.dataclass(frozen=True)
-class StoredArtist:
-    row_id: int
-    spotify_id: str | None
-    name: str
-
-
-@dataclasses.dataclass(frozen=True)
-class Knowledge:
-    """What the bot itself knows of an artist: its tags and related artists with reasons."""
-
-    tags: list[str]
-    related: list[dict[str, Any]]
-
-
-class _StoreConnection(pymysql.connections.Connection):
-    """pymysql's connection without a 25 ms waste per connect: in its default mode (TLS when
-    the server offers it, certificates unchecked) it loads the system CA store anyway."""
-
-    def _create_ssl_ctx(self, sslp):
-        return _unverified_tls_context() if sslp == {} else super()._create_ssl_ctx(sslp)
-
-
-@functools.cache
-def _unverified_tls_context() -> ssl.SSLContext:
-    """What pymysql builds for that mode, minus loading CA files it never uses."""
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    return context
-
-
-MYSQL_CONNECT_CAP_S = 1.0
-MYSQL_QUERY_CAP_S = 1.5
-MYSQL_WAIT_CAP_S = 0.8  # the longest a request waits for one MySQL call, and half what is left
-MYSQL_OPERATOR_TIMEOUT_S = 30  # init-db and load-artists have no Kakao waiting
-# Deadlock and lock wait timeout: another container's transaction won; the work is rolled
-# back whole and can run again. Any other error is a fault, not a race.
-MYSQL_LOCK_CONFLICTS = frozenset({1205, 1213})
-MYSQL_LOCK_TRIES = 3
-
-
-def lock_conflict(error: Exception) -> bool:
-    """A deadlock or lock wait timeout: the transaction lost a race and may run again."""
-    return isinstance(error, pymysql.MySQLError) and bool(
-        error.args and error.args[0] in MYSQL_LOCK_CONFLICTS
-    )
-
-
-class ArtistStore:
-    """The bot's own knowledge in MySQL: artists, aliases, tags and related artists.
-
-    One connection per container, pinged before use and reopened when MySQL dropped it.
-    Every multi-row write is one transaction, so a failure leaves no half-written artist.
-    """
-
-    RETRY_DOWN_AFTER_S = 15  # after a connection failure, skip MySQL this long
-
-    def __init__(self, settings: Settings):
-        self._settings = settings
-        self._conn: pymysql.connections.Connection | None = None
-        self._down_until = 0.0
-        # One connection, one thread to use it: calls queue up instead of sharing a socket.
-        self._worker = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="mysql")
-
-    # -- connection
-
-    def _connection(self, deadline: Deadline | None) -> pymysql.connections.Connection:
-        if self._conn is not None:
-            try:
-                self._limit(deadline)
-                self._conn.ping(reconnect=False)
-                return self._conn
-            except (pymysql.MySQLError, OSError):  # MySQL dropped an idle connection: reopen
-                with contextlib.suppress(Exception):
-                    self._conn.close()
-                self._conn = None
-        settings = self._settings
-        self._conn = _StoreConnection(
-            host=settings.mysql_host,
-            port=settings.mysql_port,
-            user=settings.mysql_user,
-            password=settings.mysql_password,
-            database=settings.mysql_database,
-            charset="utf8mb4",
-            autocommit=True,
-            connect_timeout=deadline.timeout(MYSQL_CONNECT_CAP_S) if deadline else 5,
-            read_timeout=MYSQL_OPERATOR_TIMEOUT_S,
-            write_timeout=MYSQL_OPERATOR_TIMEOUT_S,
-        )
-        self._limit(deadline)
-        return self._conn
-
-    def _limit(self, deadline: Deadline | None) -> None:
-        """Each query's socket timeout comes out of what the request has left."""
-        sock = getattr(self._conn, "_sock", None)  # pymysql keeps its socket here
-        if sock is not None:
-            cap = MYSQL_QUERY_CAP_S
-            sock.settimeout(deadline.timeout(cap) if deadline else MYSQL_OPERATOR_TIMEOUT_S)
-
-    def use(
-        self, operation: str, work: Callable, default: Any, trace: Trace, deadline: Deadline | None
-    ):
-        """`work(cursor)` on the container's connection; on failure: a log line and `default`.
-
-        Socket timeouts bound each round trip, not a query's many; so the work runs on the
-        store's own thread and the request waits for it only until its deadline.
-        """
-        if time.monotonic() < self._down_until:
-            return default
-        if deadline is None:  # operator commands: nobody is waiting on Kakao's clock
-            return self._run(operation, work, default, trace, None)
-        job = self._worker.submit(self._run, operation, work, default, trace, deadline)
-        try:
-            # Healthy MySQL answers in milliseconds: never let it eat the time Spotify needs.
-            return job.result(timeout=min(MYSQL_WAIT_CAP_S, deadline.left() / 2))
-        except concurrent.futures.TimeoutError:
-            self._down_until = time.monotonic() + self.RETRY_DOWN_AFTER_S
-            log_fields(
-                logging.WARNING,
-                "mysql too slow for the answer budget, answering without it",
-                request_id=trace.request_id,
-                operation=operation,
-                host=self._settings.mysql_host,
-            )
-            return default
-
-    def warm_up(self, trace: Trace, deadline: Deadline) -> None:
-        """Open the connection in the background while the request reads its caches."""
-        if self._conn is None and time.monotonic() >= self._down_until:
-            self._worker.submit(self._run, "connect", lambda cursor: None, None, trace, deadline)
-
-    def _run(
-        self, operation: str, work: Callable, default: Any, trace: Trace, deadline: Deadline | None
-    ):
-        if deadline is not None and deadline.left() <= 0:
-            return default  # it waited behind a slow call until its request had gone
-        trace.mysql_calls += 1
-        attempt = 1
-        while True:
-            try:
-                with self._connection(deadline).cursor() as cursor:
-                    return work(cursor)
-            except (pymysql.MySQLError, OSError) as error:
-                time_left = deadline is None or deadline.left() > 0
-                if lock_conflict(error) and attempt < MYSQL_LOCK_TRIES and time_left:
-                    log_fields(
-                        logging.INFO,
-                        "mysql lock conflict, trying again",
-                        request_id=trace.request_id,
-                        operation=operation,
-                        attempt=attempt,
-                        detail=str(error)[:300],
-                    )
-                    attempt += 1  # rolled back whole: run it again
-                    continue
-                self._failed(operation, error, trace, attempts=attempt)
-                return default
-
-    def _failed(self, operation: str, error: Exception, trace: Trace, attempts: int = 1) -> None:
-        conflict = lock_conflict(error)
-        connection_lost = not conflict and isinstance(
-            error, (pymysql.OperationalError, pymysql.InterfaceError, OSError)
-        )
-        if connection_lost:
-            self._down_until = time.monotonic() + self.RETRY_DOWN_AFTER_S
-            with contextlib.suppress(Exception):
-                if self._conn is not None:
-                    self._conn.close()
-            self._conn = None
-        log_fields(
-            logging.WARNING,
-            "mysql unavailable, answering without it"
-            if connection_lost
-            else "mysql lock conflict on every try"
-            if conflict
-            else "mysql query failed",
-            request_id=trace.request_id,
-            operation=operation,
-            host=self._settings.mysql_host,
-            error=type(error).__name__,
-            detail=str(error)[:300],
-            attempts=attempts,
-        )
-
-    @staticmethod
-    @contextlib.contextmanager
-    def transaction(cursor):
-        cursor.connection.begin()
-        try:
-            yield cursor
-            cursor.connection.commit()
-        except BaseException:
-            cursor.connection.rollback()
-            raise
-
-    # -- reads
-
-    def find_alias(self, key: str, trace: Trace, deadline: Deadline) -> StoredArtist | None:
-        def work(cursor):
-            cursor.execute(
-                "SELECT a.id, a.spotify_id, a.name FROM aliases al"
-                " JOIN artists a ON a.id = al.artist_id WHERE al.alias_key = %s",
-                (key,),
-            )
-            row = cursor.fetchone()
-            return StoredArtist(*row) if row else None
-
-        return self.use("find_alias", work, None, trace, deadline)
-
-    def find_near_alias(self, key: str, trace: Trace, deadline: Deadline) -> StoredArtist | None:
-        """The artist with a name one syllable or letter away from `key`, a spelling the store
-        lacks (에미넘 for 에미넴); None when none is, or several are."""
-        if len(key) < 3:
-            return None
-
-        def work(cursor):
-            # A scan, but only for names nobody knows, and of short keys: milliseconds.
-            cursor.execute(
-                "SELECT al.alias_key, a.id, a.spotify_id, a.name FROM aliases al"
-                " JOIN artists a ON a.id = al.artist_id"
-                " WHERE CHAR_LENGTH(al.alias_key) BETWEEN %s AND %s",
-                (len(key) - 2, len(key) + 2),
-            )
-            rows = cursor.fetchall()
-            best = closest_alias(key, [(alias_key, row_id) for alias_key, row_id, *_ in rows])
-            return next((StoredArtist(*row[1:]) for row in rows if row[1] == best), None)
-
-        return self.use("find_near_alias", work, None, trace, deadline)
-
-    def knowledge(self, spotify_id: str, trace: Trace, deadline: Deadline) -> Knowledge | None:
-        """Tags and related artists (stored relations and tag neighbours) of a Spotify artist."""
-        work = functools.partial(self._knowledge, column="spotify_id", value=spotify_id)
-        return self.use("knowledge", work, None, trace, deadline)
-
-    def knowledge_of_row(self, row_id: int, trace: Trace) -> Knowledge | None:
-        """The same for the store's own row, Spotify id learned or not (operator tools)."""
-        work = functools.partial(self._knowledge, column="id", value=row_id)
-        return self.use("knowledge", work, None, trace, None)
-
-    @classmethod
-    def _knowledge(cls, cursor, column: str, value: Any) -> Knowledge:
-        """`column` is "spotify_id" or "id" (the store's row, for artists not yet looked up)."""
-        me = f"me.{column} = %s"
-        cursor.execute(
-            f"SELECT t.tag FROM tags t JOIN artists me ON me.id = t.artist_id WHERE {me}"
-            " ORDER BY t.tag",
-            (value,),
-        )
-        tags = [tag for (tag,) in cursor.fetchall()]
-        # Co-asks count once enough users made them, and fade with a half-life.
-        cursor.execute(
-            "SELECT a.spotify_id, a.name, r.source, IF(r.source = 'coask', r.score * POW(0.5,"
-            " TIMESTAMPDIFF(SECOND, r.updated_at, CURRENT_TIMESTAMP) / %s), r.score) AS weight"
-            " FROM artists me JOIN related_artists r ON r.artist_id = me.id"
-            f" JOIN artists a ON a.id = r.related_id WHERE {me} AND (r.source <> 'coask' OR"
-            " (SELECT COUNT(*) FROM co_asks c WHERE c.artist_id = r.artist_id"
-            " AND c.next_id = r.related_id) >= %s)"
-            " HAVING r.source <> 'coask' OR weight >= %s ORDER BY weight DESC, a.name LIMIT 30",
-            (CO_ASK_HALF_LIFE_S, value, CO_ASK_MIN_USERS, CO_ASK_MIN_WEIGHT),
-        )
-        related = [
-            {"id": sid, "name": name, "reason": source, "score": float(score)}
-            for sid, name, source, score in cursor.fetchall()
-        ]
-        related.extend(cls._tag_neighbours(cursor, me, value))
-        # A group and its members: `group:red-velvet` on a member names the group's row.
-        group_of = "REPLACE(SUBSTRING(t.tag, 7), '-', '')"
-        cursor.execute(
-            f"SELECT a.spotify_id, a.name FROM artists me JOIN tags t ON t.tag LIKE 'group:%%'"
-            f" JOIN artists a ON (t.artist_id = me.id AND a.name_key = {group_of})"
-            f" OR (t.artist_id = a.id AND me.name_key = {group_of}) WHERE {me}",
-            (value,),
-        )
-        related.extend(
-            {"id": sid, "name": name, "reason": "same_group", "score": GROUP_MEMBER_SCORE}
-            for sid, name in cursor.fetchall()
-        )
-        return Knowledge(tags=tags, related=related)
-
-    @staticmethod
-    def _tag_neighbours(cursor, me: str, value: Any) -> list[dict[str, Any]]:
-        """Artists sharing tags, rarer tags weighing more (an agency counts more than k-pop)."""
-        kinds = " OR ".join(["t1.tag LIKE %s"] * len(RELATING_TAG_KINDS))
-        cursor.execute(
-            "SELECT a.spotify_id, a.name, GROUP_CONCAT(t1.tag ORDER BY t1.tag SEPARATOR '|'),"
-            " SUM(1 / LOG(1 + n.cnt)) AS score"
-            " FROM artists me JOIN tags t1 ON t1.artist_id = me.id"
-            " JOIN tags t2 ON t2.tag = t1.tag AND t2.artist_id <> me.id"
-            " JOIN artists a ON a.id = t2.artist_id"
-            " JOIN (SELECT tag, COUNT(*) AS cnt FROM tags GROUP BY tag) n ON n.tag = t1.tag"
-            f" WHERE {me} AND ({kinds})"
-            " GROUP BY a.id, a.spotify_id, a.name ORDER BY score DESC, a.name LIMIT 30",
-            (value, *(f"{kind}:%" for kind in RELATING_TAG_KINDS)),
-        )
-        neighbours = []
-        for sid, name, shared, score in cursor.fetchall():
-            shared_kinds = {tag.split(":", 1)[0] for tag in shared.split("|")}
-            if "group" in shared_kinds:
-                reason = "same_group"
-            elif "agency" in shared_kinds:
-                reason = "same_agency"
-            elif len(shared.split("|")) >= 3 and "genre" in shared_kinds:
-                reason = "similar_genre"
-            else:
-                continue  # one or two broad tags in common is not a relation
-            neighbours.append({"id": sid, "name": name, "reason": reason, "score": float(score)})
-        return neighbours
-
-    # -- writes
-
-    def remember_artist(
-        self,
-        artist: dict[str, Any],
-        typed: str,
-        curated: StoredArtist | None,
-        trace: Trace,
-        deadline: Deadline,
-    ) -> None:
-        """Store a Spotify artist we found, linking a curated row and learning what was typed."""
-
-        def work(cursor):
-            with self.transaction(cursor):
-                row_id = self._artist_row(cursor, artist["id"], artist["name"], curated)
-                self._add_alias(cursor, artist["name"], row_id, "name")
-                if typed:
-                    self._add_alias(cursor, typed, row_id, "learned")
-
-        self.use("remember_artist", work, None, trace, deadline)
-
-    def remember_cocredits(
-        self, artist: dict[str, Any], tracks: list[dict[str, Any]], trace, deadline
-    ):
-        """Artists credited on this artist's tracks are related to it, both ways."""
-        others = cocredits(artist["id"], tracks)
-        if not others:
-            return
-
-        def work(cursor):
-            with self.transaction(cursor):
-                me = self._artist_row(cursor, artist["id"], artist["name"], None)
-                for other in others:
-                    row = self._artist_row(cursor, other["id"], other["name"], None)
-                    cursor.executemany(
-                        "INSERT INTO related_artists (artist_id, related_id, source, score)"
-                        " VALUES (%s, %s, 'cocredit', %s)"
-                        " ON DUPLICATE KEY UPDATE score = GREATEST(score, VALUES(score))",
-                        [(me, row, other["score"]), (row, me, other["score"])],
-                    )
-
-        self.use("remember_cocredits", work, None, trace, deadline)
-
-    def learn_alias(
-        self, typed: str, artist: dict[str, Any], trace: Trace, deadline: Deadline
-    ) -> None:
-        """A user confirmed that `typed` meant this artist (they tapped our "did you mean")."""
-
-        def work(cursor):
-            with self.transaction(cursor):
-                row_id = self._artist_row(cursor, artist["id"], artist["name"], None)
-                self._add_alias(cursor, typed, row_id, "confirmed")
-
-        self.use("learn_alias", work, None, trace, deadline)
-
-    def record_ask(self, user_key: str, artist: dict[str, Any], trace: Trace) -> None:
-        """Note that this user asked for `artist`; if they asked for another one just before,
-        that one gains `artist` as a co-ask (once per user and pair per CO_ASK_RECOUNT_S).
-        Runs on the store's thread after the answer: no request waits for it."""
-        if not user_key or time.monotonic() < self._down_until:
-            return
-
-        def work(cursor):
-            with self.transaction(cursor):
-                row_id = self._artist_row(cursor, artist["id"], artist["name"], None)
-                # A plain read, not FOR UPDATE: locking a new user's absent row takes a gap
-                # lock, and two containers noting new users deadlocked on it. One user asking
-                # in two containers at once is the only race left; co_asks' key counts it once.
-                cursor.execute(
-                    "SELECT artist_id, asked_at >= CURRENT_TIMESTAMP - INTERVAL %s SECOND"
-                    " FROM recent_asks WHERE user_key = %s",
-                    (CO_ASK_WINDOW_S, user_key),
-                )
-                before = cursor.fetchone()
-                cursor.execute(
-                    "INSERT INTO recent_asks (user_key, artist_id) VALUES (%s, %s) ON DUPLICATE"
-                    " KEY UPDATE artist_id = VALUES(artist_id), asked_at = CURRENT_TIMESTAMP",
-                    (user_key, row_id),
-                )
-                if not before or not before[1] or before[0] == row_id:
-                    return
-                counted = cursor.execute(  # 1 inserted, 2 counted again, 0 counted lately
-                    "INSERT INTO co_asks (artist_id, next_id, user_key) VALUES (%s, %s, %s)"
-                    " ON DUPLICATE KEY UPDATE counted_at = IF(counted_at <"
-                    " CURRENT_TIMESTAMP - INTERVAL %s SECOND, CURRENT_TIMESTAMP, counted_at)",
-                    (before[0], row_id, user_key, CO_ASK_RECOUNT_S),
-                )
-                if counted:
-                    cursor.execute(
-                        "INSERT INTO related_artists (artist_id, related_id, source, score)"
-                        " VALUES (%s, %s, 'coask', 1) ON DUPLICATE KEY UPDATE score = score *"
-                        " POW(0.5, TIMESTAMPDIFF(SECOND, updated_at, CURRENT_TIMESTAMP) / %s) + 1",
-                        (before[0], row_id, CO_ASK_HALF_LIFE_S),
-                    )
-
-        # Its own clock: a container frozen after the answer drops the note rather than
-        # writing it long after, on a connection MySQL may have closed.
-        background = Deadline(RECORD_ASK_BUDGET_MS)
-        self._worker.submit(
-            self._run, "record_ask", work, None, Trace(trace.request_id), background
-        )
-
-    def settled(self) -> None:
-        """Wait until notes queued on the store's thread are written (tests, tools)."""
-        self._worker.submit(lambda: None).result()
-
-    def close(self) -> None:
-        """Write what is queued, then close the connection (tools and tests: a Lambda
-        container keeps its connection until it dies)."""
-        self.settled()
-        if self._conn is not None:
-            with contextlib.suppress(Exception):
-                self._conn.close()
-            self._conn = None
-
-    @staticmethod
-    def _artist_row(cursor, spotify_id: str, name: str, curated: StoredArtist | None) -> int:
-        """The row of a Spotify artist: existing, a curated row it claims, or new. Race-safe."""
-        cursor.execute("SELECT id FROM artists WHERE spotify_id = %s", (spotify_id,))
-        row = cursor.fetchone()
-        if row:
-            return row[0]
-        key = name_key(name)
-        if curated is None or name_key(curated.name) != key:
-            cursor.execute(
-                "SELECT id FROM artists WHERE name_key = %s AND spotify_id IS NULL"
-                " ORDER BY id LIMIT 1",
-                (key,),
-            )
-            row = cursor.fetchone()
-            curated = StoredArtist(row[0], None, name) if row else None
-        if curated is not None and curated.spotify_id is None:
-            with contextlib.suppress(pymysql.IntegrityError):
-                claimed = cursor.execute(
-                    "UPDATE artists SET spotify_id = %s WHERE id = %s AND spotify_id IS NULL",
-                    (spotify_id, curated.row_id),
-                )
-                if claimed:
-                    return curated.row_id
-        # Another container may insert the same artist at the same moment: the unique key decides.
-        cursor.execute(
-            "INSERT INTO artists (spotify_id, name, name_key) VALUES (%s, %s, %s)"
-            " ON DUPLICATE KEY UPDATE id = LAST_INSERT_ID(id)",
-            (spotify_id, name[:200], key[:200]),
-        )
-        return cursor.lastrowid
-
-    @staticmethod
-    def _add_alias(cursor, alias: str, row_id: int, source: str) -> None:
-        """First writer wins: a learned alias never overrides a curated or earlier one."""
-        key = name_key(alias)
-        if key:
-            cursor.execute(
-                "INSERT INTO aliases (alias_key, alias, artist_id, source) VALUES (%s, %s, %s, %s)"
-                " ON DUPLICATE KEY UPDATE alias_key = alias_key",
-                (key[:200], alias[:200], row_id, source),
-            )
-
-    # -- operator commands
-
-    def create_schema(self) -> None:
-        settings = self._settings
-        with (
-            contextlib.closing(
-                pymysql.connect(
-                    host=settings.mysql_host,
-                    port=settings.mysql_port,
-                    user=settings.mysql_user,
-                    password=settings.mysql_password,
-                    charset="utf8mb4",
-                    autocommit=True,
-                    connect_timeout=5,
-                )
-            ) as conn,
-            conn.cursor() as cursor,
-        ):
-            cursor.execute(
-                f"CREATE DATABASE IF NOT EXISTS `{settings.mysql_database.replace('`', '')}`"
-                " CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
-            )
-            cursor.execute(f"USE `{settings.mysql_database.replace('`', '')}`")
-            for statement in SCHEMA:
-                cursor.execute(statement)
-
-    def load_artists(self, rows: list[CuratedArtist]) -> dict[str, int]:
-        """Upsert curated artists, aliases and tags; running it twice changes nothing."""
-        counts = {"artists_added": 0, "artists_updated": 0, "aliases": 0, "tags": 0}
-        with self._connection(None).cursor() as cursor, self.transaction(cursor):
-            for row in rows:
-                key = name_key(row.name)
-                cursor.execute(
-                    "SELECT id FROM artists WHERE name_key = %s"
-                    " ORDER BY spotify_id IS NULL, id LIMIT 1",
-                    (key,),
-                )
-                found = cursor.fetchone()
-                if found:
-                    row_id = found[0]
-                    counts["artists_updated"] += 1
-                else:
-                    cursor.execute(
-                        "INSERT INTO artists (name, name_key) VALUES (%s, %s)", (row.name, key)
-                    )
-                    row_id = cursor.lastrowid
-                    counts["artists_added"] += 1
-                for alias in (row.name, *row.aliases):
-                    cursor.execute(
-                        "INSERT INTO aliases (alias_key, alias, artist_id, source)"
-                        " VALUES (%s, %s, %s, 'curated') ON DUPLICATE KEY UPDATE"
-                        " alias = VALUES(alias), artist_id = VALUES(artist_id), source = 'curated'",
-                        (name_key(alias), alias, row_id),
-                    )
-                    counts["aliases"] += 1
-                cursor.executemany(
-                    "INSERT IGNORE INTO tags (artist_id, tag) VALUES (%s, %s)",
-                    [(row_id, tag) for tag in row.tags],
-                )
-                counts["tags"] += len(row.tags)
-        return counts
-
-
-@dataclasses.dataclass(frozen=True)
-class CuratedArtist:
-    name: str
-    aliases: tuple[str, ...]
-    tags: tuple[str, ...]
-
-
-def read_curated_csv(lines: Iterable[str]) -> tuple[list[CuratedArtist], list[str]]:
-    """Parse `name,aliases,tags` rows (`|`-separated lists). Returns rows and rejection reasons."""
-    import csv  # operator command only: kept out of the Lambda cold start
-
-    reader = csv.DictReader(lines)
-    if reader.fieldnames is None or [f.strip() for f in reader.fieldnames] != [
-        "name",
-        "aliases",
-        "tags",
-    ]:
-        return [], ["line 1: header must be exactly name,aliases,tags"]
-    rows, rejected, owner_of_key = [], [], {}
-    for line_no, record in enumerate(reader, start=2):
-        name = clean_query(record.get("name"))
-        aliases = tuple(
-            a for a in (clean_query(x) for x in (record.get("aliases") or "").split("|")) if a
-        )
-        tags = tuple(t.strip() for t in (record.get("tags") or "").split("|") if t.strip())
-        problem = None
-        if not name_key(name):
-            problem = "name is empty"
-        elif len(name) > 200 or any(len(alias) > 200 for alias in aliases):
-            problem = "name or alias longer than 200 characters"
-        elif bad := [tag for tag in tags if not TAG_PATTERN.match(tag) or len(tag) > 64]:
-            problem = f"malformed tag(s) {', '.join(bad)} (expected kind:value, lowercase)"
-        else:
-            clash = next(
-                (a for a in (name, *aliases) if owner_of_key.get(name_key(a), name) != name), None
-            )
-            if clash:
-                problem = f"alias {clash!r} already belongs to {owner_of_key[name_key(clash)]!r}"
-        if problem:
-            rejected.append(f"line {line_no}: {problem}")
-            continue
-        for alias in (name, *aliases):
-            owner_of_key[name_key(alias)] = name
-        rows.append(CuratedArtist(name=name, aliases=aliases, tags=tags))
-    return rows, rejected
-
-
-# ---- Spotify --------------------------------------------------------------------------------
-
-
-class SpotifyError(Exception):
-    def __init__(self, status: int, message: str, reason: str = "", retry_after: float = 0.0):
-        super().__init__(f"{status} {message}")
-        self.status = status
-        self.message = message
-        self.reason = reason
-        self.retry_after = retry_after
-
-
-class SpotifyUnavailable(SpotifyError):
-    """Spotify cannot answer now (network, 5xx, rate limit): answer from what we have."""
-
-
-class _ThreadTimeoutSpotify(spotipy.Spotify):
-    """spotipy's client with a per-thread request timeout.
-
-    One client (one token, one connection pool) serves the whole container, while each call
-    carries the timeout its own request's budget leaves, even when calls run in parallel.
-    """
-
-    _timeouts = threading.local()
-
-    @property
-    def requests_timeout(self) -> float:
-        return getattr(self._timeouts, "value", 2.0)
-
-    @requests_timeout.setter
-    def requests_timeout(self, value: float) -> None:
-        self._timeouts.value = value
-
-
-class SpotifyGateway:
-    """The Spotify Web API through spotipy: Client Credentials, one token per container,
-    explicit timeouts, no retries and never a sleep on Retry-After (it can say hours)."""
-
-    def __init__(self, settings: Settings):
-        session = requests.Session()
-        no_retries = Retry(total=0, connect=0, read=0, redirect=0, status=0, raise_on_status=False)
-        adapter = HTTPAdapter(max_retries=no_retries, pool_maxsize=8)
-        session.mount("https://", adapter)
-        session.mount("http://", adapter)
-        self._auth = SpotifyClientCredentials(
-            client_id=settings.spotify_client_id,
-            client_secret=settings.spotify_client_secret,
-            requests_session=session,
-            requests_timeout=1.5,
-            cache_handler=MemoryCacheHandler(),  # the default file cache fails on Lambda's disk
-        )
-        self._auth.OAUTH_TOKEN_URL = settings.spotify_token_url
-        self._client = _ThreadTimeoutSpotify(
-            auth_manager=self._auth, requests_session=session, retries=0, status_retries=0
-        )
-        self._client.prefix = settings.spotify_api_url
-        self._market = settings.spotify_market
-        self._token_lock = threading.Lock()
-        self.blocked_until = 0.0  # epoch seconds; a 429 names when calls may resume
-
-    # -- calls
-
-    def _token(self, deadline: Deadline, trace: Trace) -> None:
-        """Fetch a token only when the container has none valid; parallel calls share one fetch."""
-        with self._token_lock:
-            cached = self._auth.cache_handler.get_cached_token()
-            if cached and not self._auth.is_token_expired(cached):
-                return
-            trace.spotify_calls.append("token")
-            self._auth.requests_timeout = deadline.timeout(1.5)
-            try:
-                self._auth.get_access_token(as_dict=False)
-            except SpotifyOauthError as error:
-                raise SpotifyError(
-                    400, f"token refused: {error.error}", reason="invalid_client"
-                ) from None
-            except requests.RequestException as error:
-                raise SpotifyUnavailable(
-                    0, f"token request failed: {type(error).__name__}"
-                ) from None
-
-    def _call(self, endpoint: str, deadline: Deadline, trace: Trace, request: Callable) -> Any:
-        if time.time() < self.blocked_until:
-            raise SpotifyUnavailable(
-                429, "rate limited", retry_after=self.blocked_until - time.time()
-            )
-        for attempt in (1, 2):
-            self._token(deadline, trace)
-            used = self._auth.cache_handler.get_cached_token()
-            trace.spotify_calls.append(endpoint)
-            self._client.requests_timeout = deadline.timeout(2.0)
-            try:
-                result = request(self._client)
-            except spotipy.SpotifyException as error:
-                if error.http_status == 401 and attempt == 1:
-                    self._forget_token(used)  # expired: fetch one more
-                    continue
-                raise self._error(error) from None
-            except requests.RequestException as error:
-                raise SpotifyUnavailable(0, f"{type(error).__name__}") from None
-            if not isinstance(result, dict):  # spotipy turns a body that is not JSON into None
-                raise SpotifyUnavailable(0, "response is not JSON")
-            return result
-        raise SpotifyError(401, "token rejected twice")
-
-    def _forget_token(self, used: dict | None) -> None:
-        """Drop the token a call was refused with, unless a parallel call already replaced it."""
-        with self._token_lock:
-            current = self._auth.cache_handler.get_cached_token()
-            if current is not None and (used or {}).get("access_token") == current.get(
-                "access_token"
-            ):
-                self._auth.cache_handler.save_token_to_cache(None)
-
-    def _error(self, error: spotipy.SpotifyException) -> SpotifyError:
-        status, reason = error.http_status, error.reason or ""
-        message = str(error.msg).split("\n")[-1].strip()[:200]
-        if status == 429:
-            retry_after = _retry_after_seconds((error.headers or {}).get("Retry-After"))
-            self.blocked_until = max(self.blocked_until, time.time() + retry_after)
-            return SpotifyUnavailable(status, message, reason, retry_after)
-        if status >= 500:
-            return SpotifyUnavailable(status, message, reason)
-        return SpotifyError(status, message, reason)
-
-    # -- the endpoints the bot uses
-
-    def search_artists(self, name: str, deadline: Deadline, trace: Trace) -> list[dict[str, Any]]:
-        result = self._call(
-            "search_artist",
-            deadline,
-            trace,
-            lambda sp: sp.search(
-                q=name, type="artist", limit=SPOTIFY_SEARCH_LIMIT, market=self._market
-            ),
-        )
-        items = _as_dict(result.get("artists")).get("items") or []
-        return [artist for item in items if (artist := artist_from_spotify(item))]
-
-    def artist(self, artist_id: str, deadline: Deadline, trace: Trace) -> dict[str, Any] | None:
-        return artist_from_spotify(
-            self._call("artist", deadline, trace, lambda sp: sp.artist(artist_id))
-        )
-
-    def top_tracks(self, artist_id: str, deadline: Deadline, trace: Trace) -> list[dict[str, Any]]:
-        result = self._call(
-            "top_tracks",
-            deadline,
-            trace,
-            # spotipy sends `country=`; the API documents `market=`, so ask for it directly.
-            lambda sp: sp._get(f"artists/{artist_id}/top-tracks", market=self._market),
-        )
-        return [track for item in result.get("tracks") or [] if (track := track_from_spotify(item))]
-
-    def search_tracks(self, artist: dict[str, Any], deadline: Deadline, trace: Trace) -> list[dict]:
-        """Tracks of this artist by search: kept to tracks crediting its id, one per title."""
-        return tracks_of(artist["id"], self.search_tracks_named(artist["name"], deadline, trace))
-
-    def search_tracks_named(self, name: str, deadline: Deadline, trace: Trace) -> list[dict]:
-        """Tracks found by `artist:"NAME"`, whoever they credit (Spotify matches loosely)."""
-        quoted = name.replace('"', " ")
-        result = self._call(
-            "search_tracks",
-            deadline,
-            trace,
-            lambda sp: sp.search(
-                q=f'artist:"{quoted}"',
-                type="track",
-                limit=SPOTIFY_SEARCH_LIMIT,
-                market=self._market,
-            ),
-        )
-        items = _as_dict(result.get("tracks")).get("items") or []
-        return [track for item in items if (track := track_from_spotify(item))]
-
-    def related_artists(self, artist_id: str, deadline: Deadline, trace: Trace) -> list[dict]:
-        result = self._call(
-            "related_artists",
-            deadline,
-            trace,
-            lambda sp: sp._get(f"artists/{artist_id}/related-artists"),
-        )
-        return [
-            artist for item in result.get("artists") or [] if (artist := artist_from_spotify(item))
-        ]
-
-
-def endpoint_gone(known: dict[str, Any] | None) -> bool:
-    """A cached endpoint status says this app lost the endpoint (development mode)."""
-    return isinstance(known, dict) and known.get("status") in (403, 404)
-
-
-def tracks_of(artist_id: str, tracks: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The tracks crediting this artist, one per title."""
-    return distinct_titles(t for t in tracks if any(a["id"] == artist_id for a in t["artists"]))
-
-
-def _retry_after_seconds(value: Any) -> float:
-    try:
-        return max(1.0, float(value))
-    except (TypeError, ValueError):
-        return 30.0  # no usable header: back off a little, not for hours
-
-
-def _spotify_url(obj: dict[str, Any], kind: str, item_id: str) -> str:
-    url = _as_dict(obj.get("external_urls")).get("spotify")
-    return (
-        url
-        if isinstance(url, str) and url.startswith("https://")
-        else f"https://open.spotify.com/{kind}/{item_id}"
-    )
-
-
-def _image_url(images: Any, width: int) -> str:
-    """The image closest to `width` pixels wide (Spotify lists 640, 300 and 64 or so)."""
-    usable = (
-        [i for i in images if isinstance(i, dict) and isinstance(i.get("url"), str)]
-        if isinstance(images, list)
-        else []
-    )
-    if not usable:
-        return ""
-
-    def distance(image: dict) -> int:
-        size = image.get("width")
-        return abs(size - width) if isinstance(size, int) else width
-
-    return min(usable, key=distance)["url"]
-
-
-def artist_from_spotify(obj: Any) -> dict[str, Any] | None:
-    """The fields the bot shows, from a Spotify artist object; None when it is not one."""
-    if (
-        not isinstance(obj, dict)
-        or not isinstance(obj.get("id"), str)
-        or not isinstance(obj.get("name"), str)
-    ):
-        return None
-    followers = _as_dict(obj.get("followers")).get("total")
-    return {
-        "id": obj["id"],
-        "name": obj["name"],
-        "image": _image_url(obj.get("images"), 640),
-        "url": _spotify_url(obj, "artist", obj["id"]),
-        "genres": [g for g in obj.get("genres") or [] if isinstance(g, str)][:5],
-        "followers": followers if isinstance(followers, int) else None,
-    }
-
-
-def track_from_spotify(obj: Any) -> dict[str, Any] | None:
-    if (
-        not isinstance(obj, dict)
-        or not isinstance(obj.get("id"), str)
-        or not isinstance(obj.get("name"), str)
-    ):
-        return None
-    album = _as_dict(obj.get("album"))
-    artists = [
-        {"id": a["id"], "name": a["name"]}
-        for a in obj.get("artists") or []
-        if isinstance(a, dict) and isinstance(a.get("id"), str) and isinstance(a.get("name"), str)
-    ]
-    return {
-        "id": obj["id"],
-        "name": obj["name"],
-        "album": album.get("name") if isinstance(album.get("name"), str) else "",
-        "image": _image_url(album.get("images"), 300),
-        "url": _spotify_url(obj, "track", obj["id"]),
-        "artists": artists,
-    }
-
-
-_BRACKETED = re.compile(r"\s*[(\[][^)\]]*[)\]]|\s+-\s+.*$")
-
-
-def distinct_titles(tracks: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One track per title: "Love wins all" and "Love wins all (Live)" are the same song here."""
-    seen, kept = set(), []
-    for track in tracks:
-        key = name_key(_BRACKETED.sub("", track["name"])) or name_key(track["name"])
-        if key not in seen:
-            seen.add(key)
-            kept.append(track)
-    return kept
-
-
-def cocredits(artist_id: str, tracks: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Artists credited with this one, most shared tracks first."""
-    counts: dict[str, dict[str, Any]] = {}
-    for track in tracks:
-        for other in track["artists"]:
-            if other["id"] != artist_id:
-                entry = counts.setdefault(other["id"], {**other, "reason": "cocredit", "score": 0})
-                entry["score"] += 1
-    return sorted(counts.values(), key=lambda entry: -entry["score"])
-
-
-# ---- Look-up ------------------------------------------------------------------------------
-
-REMOVED_ENDPOINT_TTL_S = 7 * 86400  # re-check now and then: an app can be granted extended quota
-BREAKER_KEY = "breaker#spotify"
-TOP_TRACKS_REMOVED = "endpoint#top-tracks"
-SINGLE_FLIGHT_S = 1.5  # how long other containers wait for the one fetching a new artist
-SINGLE_FLIGHT_POLL_S = 0.05
-BREAKER_RECHECK_S = 10  # how late a container may learn of another container's 429
-ANSWER_MEMORY_TTL_S = 300  # a whole answer, for repeats in the same container
-KNOWLEDGE_TTL_S = 3600  # the store's tags and relations, cached: new co-asks show within the hour
-
-
-@dataclasses.dataclass
-class ArtistAnswer:
-    artist: dict[str, Any]
-    tracks: list[dict[str, Any]]
-    tracks_are_top: bool
-    related: list[dict[str, Any]]
-    tags: list[str]
-    notes: list[str] = dataclasses.field(default_factory=list)
-
-
-@dataclasses.dataclass(frozen=True)
-class NotFound:
-    query: str
-    suggestion: dict[str, Any] | None = None  # Spotify's top hit when it did not look plausible
-
-
-class Lookup:
-    """One request's look-up: memory, MySQL, DynamoDB, then Spotify, cheapest first."""
-
-    def __init__(self, app: SkillApp, deadline: Deadline, trace: Trace):
-        self.app = app
-        self.settings = app.settings
-        self.deadline = deadline
-        self.trace = trace
-        self.cache = Cache(app.memory, app.dynamo, trace, deadline)
-        self.store = app.store
-        self.spotify = app.spotify
-        self.shared_block_until = 0.0  # the breaker as DynamoDB last told this request
-        self.known_name = ""  # the artist's name as the store has it, before Spotify's
-        self.early_tracks: concurrent.futures.Future | None = None  # a track search begun early
-        self.probing: set[str] = set()  # endpoints this request asks about for all containers
-
-    def answer(self, request: SkillRequest) -> ArtistAnswer | NotFound:
-        if self.store:
-            self.store.warm_up(self.trace, self.deadline)
-        try:
-            with self.trace.stage("resolve"):
-                found = self.resolve(request)
-            if isinstance(found, NotFound):
-                return found
-            artist_id, snapshot = found
-            self.trace.resolved_id = artist_id
-            remembered = self.app.memory.get(f"answer#{artist_id}")
-            if remembered is not None:
-                self.trace.layers["answer"] = "memory"
-                answer = ArtistAnswer(**remembered)
-            else:
-                try:
-                    answer = self.assemble(artist_id, snapshot, request.query)
-                except SpotifyError as error:
-                    if request.artist_id and error.status in (400, 404):
-                        return NotFound(request.query)  # a stale or forged button id
-                    raise
-            if request.confirms_alias:
-                self.learn_confirmed_alias(request.confirms_alias, answer.artist)
-            if self.store:
-                self.store.record_ask(request.user_hash, answer.artist, self.trace)
-            return answer
-        finally:
-            self.share_breaker()
-            with self.trace.stage("cache_write"):
-                self.cache.flush()
-
-    # -- one container fetches a new artist from Spotify; the others wait for its answer
-
-    def fetched_elsewhere(self, key: str) -> Any:
-        """The value another container is fetching right now, once it lands in DynamoDB; None
-        when this container should fetch it (nobody else is, or they took too long)."""
-        if not self.fetched_elsewhere_is_claimed(key):
-            return None
-        self.trace.layers["waited_for"] = key.split("#", 1)[0]
-        # Wait at most half of what is left: enough for the other container's fetch, and
-        # enough left to fetch it ourselves if it failed.
-        until = time.monotonic() + min(SINGLE_FLIGHT_S, self.deadline.left() / 2)
-        while time.monotonic() < until:
-            time.sleep(SINGLE_FLIGHT_POLL_S)
-            value, _ = self.cache.get(key)
-            if value is not None:
-                return value
-        return None
-
-    def fetched_elsewhere_is_claimed(self, key: str) -> bool:
-        """Another container claimed `key` moments ago (no waiting: the caller has a fallback)."""
-        dynamo = self.cache.dynamo
-        return dynamo is not None and not dynamo.claim(
-            key, SINGLE_FLIGHT_S, self.trace, self.deadline
-        )
-
-    # -- the Spotify rate-limit breaker, shared by all containers through the cache
-
-    def cached_with_breaker(self, keys: list[str]) -> dict[str, tuple[Any, str]]:
-        """Cached values for `keys`, fetched together with the breaker so it costs no call."""
-        found = self.cache.get_many([*keys, BREAKER_KEY])
-        state = found.pop(BREAKER_KEY, (None, None))[0]
-        if state is None:  # closed: do not ask DynamoDB again for a while
-            self.app.memory.put(BREAKER_KEY, {"until": 0}, time.time() + BREAKER_RECHECK_S)
-        elif isinstance(state.get("until"), (int, float)):
-            self.shared_block_until = float(state["until"])
-            self.spotify.blocked_until = max(self.spotify.blocked_until, self.shared_block_until)
-        return found
-
-    def share_breaker(self) -> None:
-        """A 429 this request met reaches the other containers (in memory, then DynamoDB)."""
-        until = self.spotify.blocked_until if self.spotify else 0.0
-        if until > max(self.shared_block_until, time.time()):
-            self.cache.put(BREAKER_KEY, {"until": until}, until - time.time())
-
-    # -- which artist
-
-    def resolve(self, request: SkillRequest) -> tuple[str, dict | None] | NotFound:
-        if request.artist_id:
-            self.trace.layers["name"] = "button"
-            return request.artist_id, None
-        key = name_key(request.query)
-        if not key:
-            return NotFound(request.query)  # only symbols or emoji: nothing to search for
-        name = f"name#{key}"
-        # Memory, then the store (warm, MySQL answers in a millisecond), then DynamoDB, which
-        # also holds what Spotify said about names the store does not know.
-        known, layer = self.app.memory.get(name), "memory"
-        stored = None
-        if known is None and self.store:
-            stored = self.store.find_alias(key, self.trace, self.deadline)
-            if stored:
-                self.known_name = stored.name
-            if stored and stored.spotify_id:
-                self.trace.layers["name"] = "mysql"
-                self.cache.put(name, {"id": stored.spotify_id}, self.settings.cache_seconds, False)
-                return stored.spotify_id, None
-        cached = {} if known is not None else self.cached_with_breaker([name, TOP_TRACKS_REMOVED])
-        if known is None:
-            known, layer = cached.get(name, (None, None))
-        if known is not None:
-            self.trace.layers["name"] = layer
-            if known.get("missing"):
-                return NotFound(request.query, known.get("suggestion"))
-            return known["id"], None
-        landed = self.fetched_elsewhere(name)
-        if landed is not None:
-            self.trace.layers["name"] = "dynamodb"
-            if landed.get("missing"):
-                return NotFound(request.query, landed.get("suggestion"))
-            return landed["id"], None
-        self.trace.layers["name"] = "spotify"
-        asked = stored.name if stored else request.query
-        if stored and endpoint_gone(cached.get(TOP_TRACKS_REMOVED, (None,))[0]):
-            # The store knows the name and this app searches for tracks: do it alongside the
-            # artist search instead of after it (one round trip instead of two).
-            self.early_tracks = self.app.pool.submit(
-                self.spotify.search_tracks_named, stored.name, self.deadline, self.trace
-            )
-        candidates = self.search_artists(asked)
-        best = pick_artist(asked, candidates)
-        if best is None and self.store and not stored:
-            # Spotify knows no such name: maybe a spelling of one the store knows (에미넘).
-            stored = self.store.find_near_alias(key, self.trace, self.deadline)
-            if stored and stored.spotify_id:
-                self.trace.layers["name"] = "mysql_near"
-                self.store.remember_artist(
-                    {"id": stored.spotify_id, "name": stored.name},
-                    request.query,
-                    stored,
-                    self.trace,
-                    self.deadline,
-                )
-                self.cache.put(name, {"id": stored.spotify_id}, self.settings.cache_seconds)
-                return stored.spotify_id, None
-            if stored:
-                self.known_name = stored.name
-                best = pick_artist(stored.name, self.search_artists(stored.name))
-        if best is None:
-            suggestion = (
-                {"id": candidates[0]["id"], "name": candidates[0]["name"]} if candidates else None
-            )
-            self.cache.put(
-                f"name#{key}",
-                {"missing": True, "suggestion": suggestion},
-                self.settings.negative_cache_seconds,
-            )
-            return NotFound(request.query, suggestion)
-        if self.cache.dynamo:
-            # Containers that waited for this name will want the artist next: it is ours to fetch.
-            self.cache.dynamo.claim(
-                f"artist#{best['id']}", SINGLE_FLIGHT_S, self.trace, self.deadline
-            )
-        if self.store:
-            linked = stored if stored and name_key(stored.name) == name_key(best["name"]) else None
-            self.store.remember_artist(best, request.query, linked, self.trace, self.deadline)
-        self.cache.put(f"name#{key}", {"id": best["id"]}, self.settings.cache_seconds)
-        return best["id"], best
-
-    def search_artists(self, name: str) -> list[dict[str, Any]]:
-        # In the pool, so a stalled connection cannot hold this thread past the deadline.
-        search = self.app.pool.submit(self.spotify.search_artists, name, self.deadline, self.trace)
-        return search.result(timeout=self.deadline.left() + 0.05)
-
-    def learn_confirmed_alias(self, typed: str, artist: dict[str, Any]) -> None:
-        key = name_key(typed)
-        if key and len(typed) <= MAX_QUERY_CHARS:
-            self.cache.put(f"name#{key}", {"id": artist["id"]}, self.settings.cache_seconds)
-            if self.store:
-                self.store.learn_alias(typed, artist, self.trace, self.deadline)
-
-    # -- what to show
-
-    def assemble(self, artist_id: str, snapshot: dict | None, asked: str) -> ArtistAnswer:
-        """The artist's card data, tracks and related artists: cached parts first, the rest in
-        parallel from Spotify and MySQL, cut short when the budget runs out."""
-        knowledge_key = f"knowledge#{artist_id}"
-        keys = [
-            f"artist#{artist_id}",
-            knowledge_key,
-            TOP_TRACKS_REMOVED,
-            "endpoint#related-artists",
-        ]
-        with self.trace.stage("cache_read"):
-            found = self.cached_with_breaker(keys)
-        cached = {key: value for key, (value, _) in found.items()}
-        knowledge = Knowledge(**cached[knowledge_key]) if cached.get(knowledge_key) else None
-        knowledge_job = None
-        if knowledge is not None:
-            self.trace.layers["knowledge"] = found[knowledge_key][1]
-        elif self.store:  # runs alongside Spotify's calls, if any
-            self.trace.layers["knowledge"] = "mysql"
-            knowledge_job = self.app.pool.submit(
-                self.store.knowledge, artist_id, self.trace, self.deadline
-            )
-        bundle = dict(cached.get(f"artist#{artist_id}") or {})
-        self.trace.layers["artist"] = found[keys[0]][1] if bundle else "spotify"
-        if not bundle and snapshot is None:  # nobody asked about it lately: maybe right now
-            bundle = dict(self.fetched_elsewhere(keys[0]) or {})
-        if snapshot and "artist" not in bundle:
-            bundle["artist"] = snapshot
-        wanted = {"top-tracks": "tracks", "related-artists": "spotify_related"}
-        removed = set()
-        for name, part in wanted.items():
-            known = cached.get(f"endpoint#{name}")
-            if endpoint_gone(known):
-                removed.add(name)
-            elif known is None and part not in bundle:
-                # Unknown to this app yet: one container asks, the others take the fallback.
-                if self.fetched_elsewhere_is_claimed(f"endpoint#{name}"):
-                    removed.add(name)
-                else:
-                    self.probing.add(name)
-
-        pool = self.app.pool
-        fetched_artist = None
-        if "artist" not in bundle:
-            fetched_artist = pool.submit(self.spotify.artist, artist_id, self.deadline, self.trace)
-        name_hint = bundle.get("artist", {}).get("name") or self.known_name or asked
-        tracks_job = None
-        if "tracks" not in bundle:
-            tracks_job = pool.submit(self.fetch_tracks, artist_id, name_hint, removed)
-        related_job = None
-        if "spotify_related" not in bundle and "related-artists" not in removed:
-            related_job = pool.submit(self.fetch_spotify_related, artist_id)
-
-        with self.trace.stage("mysql_read"):
-            if knowledge_job is not None:
-                with contextlib.suppress(concurrent.futures.TimeoutError):
-                    knowledge = knowledge_job.result(timeout=self.deadline.left())
-                if knowledge is not None:
-                    self.cache.put(knowledge_key, dataclasses.asdict(knowledge), KNOWLEDGE_TTL_S)
-        notes: list[str] = []
-        with self.trace.stage("spotify"):
-            if fetched_artist is not None:
-                bundle["artist"] = fetched_artist.result(timeout=self.deadline.left() + 0.05)
-                if bundle["artist"] is None:
-                    raise SpotifyError(404, "artist not found")
-            tracks = self._finish(tracks_job, notes, "곡 정보") if tracks_job else None
-            if tracks and tracks[0]:  # an empty list is not worth keeping for days
-                bundle["tracks"], bundle["tracks_are_top"] = tracks
-            spotify_related = self._finish(related_job, notes, None) if related_job else None
-            if spotify_related is not None:
-                bundle["spotify_related"] = spotify_related
-
-        artist = bundle["artist"]
-        if tracks_job and "tracks" in bundle and self.store:
-            self.store.remember_cocredits(artist, bundle["tracks"], self.trace, self.deadline)
-        if fetched_artist or tracks_job or related_job:
-            self.cache.put(f"artist#{artist_id}", bundle, self.settings.cache_seconds)
-
-        answer = ArtistAnswer(
-            artist=artist,
-            tracks=bundle.get("tracks", []),
-            tracks_are_top=bundle.get("tracks_are_top", False),
-            related=rank_related(artist, bundle, knowledge),
-            tags=knowledge.tags if knowledge else [],
-            notes=notes,
-        )
-        if not notes and (knowledge is not None or self.store is None):
-            # Complete answers only: a partial one must not hide the full one for five minutes.
-            self.cache.put(
-                f"answer#{artist_id}", dataclasses.asdict(answer), ANSWER_MEMORY_TTL_S, shared=False
-            )
-        return answer
-
-    def _finish(self, job: concurrent.futures.Future, notes: list[str], what: str | None):
-        """A parallel job's result, or None and a note for the user when it failed or ran late."""
-        try:
-            return job.result(timeout=self.deadline.left())
-        except concurrent.futures.TimeoutError:
-            log_fields(
-                logging.WARNING,
-                "budget ran out",
-                request_id=self.trace.request_id,
-                waiting_for=what,
-            )
-        except SpotifyError as error:
-            log_spotify_error(error, self.trace)
-        if what:
-            notes.append(f"지금은 {what}를 불러오지 못했어요. 잠시 뒤에 다시 물어봐 주세요.")
-        return None
-
-    def fetch_tracks(self, artist_id: str, name: str, removed: set[str]) -> tuple[list[dict], bool]:
-        if "top-tracks" not in removed:
-            try:
-                tracks = self.spotify.top_tracks(artist_id, self.deadline, self.trace)
-                self.remember_endpoint_works("top-tracks")
-                return tracks, True
-            except SpotifyError as error:
-                if error.status not in (403, 404):
-                    raise
-                self.remember_removed("top-tracks", error)
-        if self.early_tracks is not None:
-            found = tracks_of(artist_id, self.early_tracks.result(timeout=self.deadline.left()))
-            if found:
-                return found, False
-        tracks = self.spotify.search_tracks(
-            {"id": artist_id, "name": name}, self.deadline, self.trace
-        )
-        return tracks, False
-
-    def fetch_spotify_related(self, artist_id: str) -> list[dict[str, Any]] | None:
-        try:
-            artists = self.spotify.related_artists(artist_id, self.deadline, self.trace)
-        except SpotifyError as error:
-            if error.status not in (403, 404):
-                raise
-            self.remember_removed("related-artists", error)
-            return None
-        self.remember_endpoint_works("related-artists")
-        return [{"id": a["id"], "name": a["name"], "reason": "spotify"} for a in artists]
-
-    def remember_endpoint_works(self, endpoint: str) -> None:
-        """This app has the endpoint (extended quota): no container needs to probe it again."""
-        if endpoint in self.probing:
-            self.cache.put(f"endpoint#{endpoint}", {"status": 200}, REMOVED_ENDPOINT_TTL_S)
-
-    def remember_removed(self, endpoint: str, error: SpotifyError) -> None:
-        """Development-mode apps lost this endpoint: no later request pays for asking again."""
-        log_fields(
-            logging.INFO,
-            "spotify endpoint unavailable to this app, using the fallback",
-            request_id=self.trace.request_id,
-            endpoint=endpoint,
-            status=error.status,
-        )
-        self.cache.put(f"endpoint#{endpoint}", {"status": error.status}, REMOVED_ENDPOINT_TTL_S)
-
+# ---- Related artists (pure) -------------------------------------------------------------------
 
 # What each kind of evidence weighs. Within a kind, a candidate gets the weight times its
 # strength as a share of that kind's strongest; an artist's score sums over kinds.
@@ -2154,65 +967,71 @@ RELATION_WEIGHTS = {
 
 
 def rank_related(
-    artist: dict[str, Any], bundle: dict[str, Any], knowledge: Knowledge | None
-) -> list[dict]:
+    artist: ArtistRef, parts: Mapping[str, Any], knowledge: Knowledge | None
+) -> list[Related]:
     """The related artists to show: Spotify's list where the app still has it, co-credits (on
     the tracks at hand and stored), shared curated tags and co-asks, combined."""
-    spotify = bundle.get("spotify_related") or []
-    entries = [  # Spotify's own order is its strength
+    spotify: list[Related] = parts.get("spotify_related") or []
+    entries: list[Related] = [  # Spotify's own order is its strength
         {**entry, "score": len(spotify) - position} for position, entry in enumerate(spotify)
     ]
-    entries += cocredits(artist["id"], bundle.get("tracks", []))
+    entries += cocredits(artist["id"], parts.get("tracks", []))
     if knowledge is not None:
         entries += knowledge.related
     return combine_related(artist, entries)[:SHOWN_RELATED]
 
 
-def combine_related(artist: dict[str, Any], entries: list[dict[str, Any]]) -> list[dict]:
+def combine_related(artist: Mapping[str, Any], entries: list[Related]) -> list[Related]:
     """One ranked list from entries {id, name, reason, score} of every source. Each result
     says what each source contributed (`sources`) and its reasons, strongest first."""
     strongest: dict[str, float] = {}
     for entry in entries:
         reason = entry["reason"]
         strongest[reason] = max(strongest.get(reason, 0.0), float(entry.get("score") or 0))
-    own_key, own_id = name_key(artist["name"]), artist["id"]
-    merged: dict[str, dict[str, Any]] = {}
+    merged: dict[str, Related] = {}
     for entry in entries:
         key = name_key(entry["name"])
-        if not key or key == own_key or (own_id is not None and entry.get("id") == own_id):
-            continue  # nameless, or the artist itself
-        reason = entry["reason"]
-        share = float(entry.get("score") or 0) / strongest[reason] if strongest[reason] else 1.0
-        contribution = RELATION_WEIGHTS.get(reason, 0.5) * share
-        found = merged.setdefault(key, {"id": None, "name": entry["name"], "sources": {}})
-        found["id"] = found["id"] or entry.get("id")
-        found["sources"][reason] = round(max(found["sources"].get(reason, 0.0), contribution), 3)
-    ranked = []
-    for found in merged.values():
-        reasons = sorted(found["sources"], key=lambda r: (-found["sources"][r], r))
-        total = round(sum(found["sources"].values()), 3)
-        ranked.append({**found, "reason": reasons[0], "reasons": reasons, "score": total})
+        if key and key != name_key(artist["name"]) and not _same_id(entry, artist):
+            _add_evidence(merged.setdefault(key, _candidate(entry)), entry, strongest)
+    ranked = [_ranked(found) for found in merged.values()]
     return sorted(ranked, key=lambda found: (-found["score"], found["name"]))
 
 
-def log_spotify_error(error: SpotifyError, trace: Trace) -> None:
-    if error.status == 403 and "premium" in error.message.lower():
-        message = "spotify refuses the app: its owner needs an active Premium subscription"
-    elif error.reason == "invalid_client":
-        message = "spotify rejected the client id/secret"
-    elif error.status == 429:
-        message = "spotify rate limit: not calling it until the time it named"
-    else:
-        message = "spotify call failed"
-    log_fields(
-        logging.ERROR if error.status in (400, 401, 403) else logging.WARNING,
-        message,
-        request_id=trace.request_id,
-        status=error.status,
-        reason=error.reason,
-        detail=error.message,
-        retry_after_s=round(error.retry_after) or None,
-    )
+def _same_id(entry: Related, artist: Mapping[str, Any]) -> bool:
+    return artist["id"] is not None and entry.get("id") == artist["id"]
+
+
+def _candidate(entry: Related) -> Related:
+    return {"id": None, "name": entry["name"], "reason": "", "sources": {}}
+
+
+def _add_evidence(found: Related, entry: Related, strongest: dict[str, float]) -> None:
+    reason = entry["reason"]
+    share = float(entry.get("score") or 0) / strongest[reason] if strongest[reason] else 1.0
+    contribution = RELATION_WEIGHTS.get(reason, 0.5) * share
+    found["id"] = found["id"] or entry.get("id")
+    sources = found["sources"]
+    sources[reason] = round(max(sources.get(reason, 0.0), contribution), 3)
+
+
+def _ranked(found: Related) -> Related:
+    sources = found["sources"]
+    reasons = sorted(sources, key=lambda r: (-sources[r], r))
+    total = round(sum(sources.values()), 3)
+    return {**found, "reason": reasons[0], "reasons": reasons, "score": total}
+
+
+def cocredits(artist_id: str, tracks: list[Track]) -> list[Related]:
+    """Artists credited with this one, most shared tracks first."""
+    counts: dict[str, Related] = {}
+    for track in tracks:
+        for other in track["artists"]:
+            if other["id"] != artist_id:
+                entry = counts.setdefault(
+                    other["id"], {**other, "reason": "cocredit", "score": 0.0}
+                )
+                entry["score"] += 1
+    return sorted(counts.values(), key=lambda entry: -entry["score"])
 
 
 # ---- Rendering: Kakao skill 2.0 (pure) -----------------------------------------------------
@@ -2281,7 +1100,7 @@ def simple_text(text: str) -> dict[str, Any]:
 
 
 def quick_reply(label: str, message: str, extra: dict[str, str] | None = None) -> dict[str, Any]:
-    reply = {
+    reply: dict[str, Any] = {
         "label": required(label, LABEL_MAX, "…"),
         "action": "message",
         "messageText": required(message, TEXT_MAX, "…"),
@@ -2388,7 +1207,7 @@ def track_list_card(answer: ArtistAnswer) -> dict[str, Any]:
     return {"listCard": card}
 
 
-def reason_label(entry: dict[str, Any]) -> str:
+def reason_label(entry: Mapping[str, Any]) -> str:
     """Why this artist is suggested: its two strongest reasons."""
     reasons = entry.get("reasons") or [entry.get("reason")]
     labels = [REASON_LABELS[reason] for reason in reasons if reason in REASON_LABELS]
@@ -2447,134 +1266,1299 @@ def render_text(text: str, examples: bool = False) -> dict[str, Any]:
     return skill_response([simple_text(text)], replies)
 
 
-ASK_FOR_NAME = "궁금한 아티스트 이름을 입력해 주세요. 예: 아이유, 뉴진스, BTS"
-NAME_TOO_LONG = f"아티스트 이름이 너무 길어요. {MAX_QUERY_CHARS}자 안으로 입력해 주세요."
-NOT_CONFIGURED = "아직 음악 정보 연결(Spotify)이 설정되지 않았어요. 챗봇 관리자에게 알려 주세요 🙏"
-SPOTIFY_BUSY = "지금은 음악 정보를 불러오기 어려워요. 잠시 뒤에 다시 물어봐 주세요 🙏"
-SORRY = "앗, 잠깐 문제가 생겼어요. 잠시 뒤에 다시 물어봐 주세요 🙏"
+# ---- Spotify ----------------------------------------------------------------------------------
 
 
-# ---- Handler --------------------------------------------------------------------------------
+class ArtistRef(TypedDict):
+    id: str
+    name: str
 
 
-class SkillApp:
-    """What one container keeps between requests: settings, caches, clients and connections."""
+class Artist(TypedDict):
+    id: str
+    name: str
+    image: str
+    url: str
+    genres: list[str]
+    followers: int | None
+
+
+class Track(TypedDict):
+    id: str
+    name: str
+    album: str
+    image: str
+    url: str
+    artists: list[ArtistRef]
+
+
+class Related(TypedDict):
+    """A related artist: one source's entry, or (with sources and reasons) the ranked result."""
+
+    id: str | None
+    name: str
+    reason: str
+    score: NotRequired[float]
+    sources: NotRequired[dict[str, float]]
+    reasons: NotRequired[list[str]]
+
+
+class CachedParts(TypedDict, total=False):
+    """What `artist#<id>` holds: everything Spotify says about one artist."""
+
+    artist: Artist
+    tracks: list[Track]
+    tracks_are_top: bool
+    spotify_related: list[Related]
+
+
+class NameEntry(TypedDict, total=False):
+    """What `name#<key>` holds: the artist a name means, or that Spotify knows none."""
+
+    id: str
+    missing: bool
+    suggestion: ArtistRef | None
+
+
+class SpotifyError(Exception):
+    """Any failure to get an answer from Spotify."""
+
+    def __init__(self, status: int, message: str, reason: str = "", retry_after: float = 0.0):
+        super().__init__(f"{status} {message}")
+        self.status = status
+        self.message = message
+        self.reason = reason
+        self.retry_after = retry_after
+
+
+class SpotifyRefused(SpotifyError):
+    """Spotify refused this call (4xx): an unknown id, a lost endpoint, bad credentials."""
+
+
+class SpotifyUnavailable(SpotifyError):
+    """Spotify cannot answer now (network, 5xx, rate limit): answer from what we have."""
+
+
+class _ThreadTimeoutSpotify(spotipy.Spotify):
+    """spotipy's client with a per-thread request timeout.
+
+    One client (one token, one connection pool) serves the whole container, while each call
+    carries the timeout its own request's budget leaves, even when calls run in parallel.
+    """
+
+    _timeouts = threading.local()
+
+    @property
+    def requests_timeout(self) -> float:
+        return getattr(self._timeouts, "value", 2.0)
+
+    @requests_timeout.setter
+    def requests_timeout(self, value: float) -> None:
+        self._timeouts.value = value
+
+
+class SpotifyGateway:
+    """The Spotify Web API through spotipy: Client Credentials, one token per container,
+    explicit timeouts, no retries and never a sleep on Retry-After (it can say hours)."""
 
     def __init__(self, settings: Settings):
-        self.settings = settings
-        self.memory = MemoryCache(settings.memory_cache_entries)
-        self.dynamo = DynamoCache(settings.dynamodb_table) if settings.dynamodb_table else None
-        self.store = ArtistStore(settings) if settings.mysql_host else None
-        self.spotify = SpotifyGateway(settings) if settings.spotify_configured else None
-        self.pool = concurrent.futures.ThreadPoolExecutor(
-            max_workers=6, thread_name_prefix="lookup"
+        session = requests.Session()
+        no_retries = Retry(total=0, connect=0, read=0, redirect=0, status=0, raise_on_status=False)
+        adapter = HTTPAdapter(max_retries=no_retries, pool_maxsize=8)
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
+        self._auth = SpotifyClientCredentials(
+            client_id=settings.spotify_client_id,
+            client_secret=settings.spotify_client_secret,
+            requests_session=session,
+            requests_timeout=1.5,
+            cache_handler=MemoryCacheHandler(),  # the default file cache fails on Lambda's disk
         )
+        self._auth.OAUTH_TOKEN_URL = settings.spotify_token_url
+        self._client = _ThreadTimeoutSpotify(
+            auth_manager=self._auth, requests_session=session, retries=0, status_retries=0
+        )
+        self._client.prefix = settings.spotify_api_url
+        self._market = settings.spotify_market
+        self._token_lock = threading.Lock()
+        self.blocked_until = 0.0  # epoch seconds; a 429 names when calls may resume
 
-    def answer(self, request: SkillRequest, deadline: Deadline, trace: Trace) -> dict[str, Any]:
-        if not request.query and not request.artist_id:
-            trace.outcome = "empty"
-            return render_text(ASK_FOR_NAME, examples=True)
-        if len(request.query) > MAX_QUERY_CHARS:
-            trace.outcome = "too_long"
-            return render_text(NAME_TOO_LONG)
-        if self.spotify is None:
-            trace.outcome = "not_configured"
-            log_fields(
-                logging.ERROR,
-                "SPOTIFY_CLIENT_ID / SPOTIFY_CLIENT_SECRET are not set: the skill cannot answer",
-                request_id=trace.request_id,
-            )
-            return render_text(NOT_CONFIGURED)
-        try:
-            result = Lookup(self, deadline, trace).answer(request)
-        except SpotifyError as error:
-            log_spotify_error(error, trace)
-            trace.outcome = "spotify_unavailable"
-            return render_text(SPOTIFY_BUSY)
-        except concurrent.futures.TimeoutError:
-            trace.outcome = "timeout"
-            return render_text(SPOTIFY_BUSY)
-        if isinstance(result, NotFound):
-            trace.outcome = "not_found"
-            return render_not_found(result)
-        trace.outcome = "partial" if result.notes else "artist"
-        return render_artist(result)
+    # -- the endpoints the bot uses
+
+    def search_artists(self, name: str, deadline: Deadline, trace: Trace) -> list[Artist]:
+        found = self._search("search_artist", name, "artist", deadline, trace)
+        return _items(_as_dict(found.get("artists")).get("items"), artist_from_spotify)
+
+    def artist(self, artist_id: str, deadline: Deadline, trace: Trace) -> Artist | None:
+        return artist_from_spotify(self._get("artist", f"artists/{artist_id}", deadline, trace))
+
+    def top_tracks(self, artist_id: str, deadline: Deadline, trace: Trace) -> list[Track]:
+        path = f"artists/{artist_id}/top-tracks"
+        found = self._get("top_tracks", path, deadline, trace, market=self._market)
+        return _items(found.get("tracks"), track_from_spotify)
+
+    def search_tracks(self, artist: ArtistRef, deadline: Deadline, trace: Trace) -> list[Track]:
+        """Tracks of this artist by `artist:"NAME"`, kept to those crediting its id, one per
+        title (Spotify matches the name loosely)."""
+        query = 'artist:"{}"'.format(artist["name"].replace('"', " "))
+        found = self._search("search_tracks", query, "track", deadline, trace)
+        tracks = _items(_as_dict(found.get("tracks")).get("items"), track_from_spotify)
+        return tracks_of(artist["id"], tracks)
+
+    def related_artists(self, artist_id: str, deadline: Deadline, trace: Trace) -> list[Artist]:
+        path = f"artists/{artist_id}/related-artists"
+        found = self._get("related_artists", path, deadline, trace)
+        return _items(found.get("artists"), artist_from_spotify)
+
+    # -- calls
+
+    def _search(
+        self, endpoint: str, query: str, kind: str, deadline: Deadline, trace: Trace
+    ) -> dict[str, Any]:
+        params = {"q": query, "type": kind, "limit": SPOTIFY_SEARCH_LIMIT, "market": self._market}
+        return self._get(endpoint, "search", deadline, trace, **params)
+
+    def _get(
+        self, endpoint: str, path: str, deadline: Deadline, trace: Trace, **params: Any
+    ) -> dict[str, Any]:
+        """GET `path`: the parsed JSON object, or a SpotifyError."""
+        if time.time() < self.blocked_until:
+            retry_after = self.blocked_until - time.time()
+            raise SpotifyUnavailable(429, "rate limited", retry_after=retry_after)
+        for attempt in (1, 2):
+            self._token(deadline, trace)
+            used = self._auth.cache_handler.get_cached_token()
+            trace.spotify_calls.append(endpoint)
+            self._client.requests_timeout = deadline.timeout(2.0)
+            try:
+                result = self._client._get(path, **params)
+            except spotipy.SpotifyException as error:
+                if error.http_status == 401 and attempt == 1:
+                    self._forget_token(used)  # expired: fetch one more
+                    continue
+                raise self._error(error) from None
+            except requests.RequestException as error:
+                raise SpotifyUnavailable(0, f"{type(error).__name__}") from None
+            if not isinstance(result, dict):  # spotipy turns a body that is not JSON into None
+                raise SpotifyUnavailable(0, "response is not JSON")
+            return result
+        raise SpotifyRefused(401, "token rejected twice")
+
+    def _token(self, deadline: Deadline, trace: Trace) -> None:
+        """Fetch a token only when the container has none valid; parallel calls share one fetch."""
+        with self._token_lock:
+            cached = self._auth.cache_handler.get_cached_token()
+            if cached and not self._auth.is_token_expired(cached):
+                return
+            trace.spotify_calls.append("token")
+            self._auth.requests_timeout = deadline.timeout(1.5)
+            try:
+                self._auth.get_access_token(as_dict=False)
+            except SpotifyOauthError as error:
+                message = f"token refused: {error.error}"
+                raise SpotifyRefused(400, message, reason="invalid_client") from None
+            except requests.RequestException as error:
+                message = f"token request failed: {type(error).__name__}"
+                raise SpotifyUnavailable(0, message) from None
+
+    def _forget_token(self, used: dict | None) -> None:
+        """Drop the token a call was refused with, unless a parallel call already replaced it."""
+        with self._token_lock:
+            current = self._auth.cache_handler.get_cached_token()
+            if current and (used or {}).get("access_token") == current.get("access_token"):
+                self._auth.cache_handler.save_token_to_cache(None)
+
+    def _error(self, error: spotipy.SpotifyException) -> SpotifyError:
+        status, reason = error.http_status, error.reason or ""
+        message = str(error.msg).split("\n")[-1].strip()[:200]
+        if status == 429:
+            retry_after = _retry_after_seconds((error.headers or {}).get("Retry-After"))
+            self.blocked_until = max(self.blocked_until, time.time() + retry_after)
+            return SpotifyUnavailable(status, message, reason, retry_after)
+        if status >= 500:
+            return SpotifyUnavailable(status, message, reason)
+        return SpotifyRefused(status, message, reason)
 
 
-_app: SkillApp | None = None
-_app_lock = threading.Lock()
+def log_spotify_error(error: SpotifyError) -> None:
+    if error.status == 403 and "premium" in error.message.lower():
+        message = "spotify refuses the app: its owner needs an active Premium subscription"
+    elif error.reason == "invalid_client":
+        message = "spotify rejected the client id/secret"
+    elif error.status == 429:
+        message = "spotify rate limit: not calling it until the time it named"
+    else:
+        message = "spotify call failed"
+    log_fields(
+        logging.ERROR if error.status in (400, 401, 403) else logging.WARNING,
+        message,
+        status=error.status,
+        reason=error.reason,
+        detail=error.message,
+        retry_after_s=round(error.retry_after) or None,
+    )
 
 
-def skill_app() -> SkillApp:
-    """The container's app, built on first use: settings are read once, clients opened lazily."""
-    global _app
-    with _app_lock:
-        if _app is None:
-            configure_logging(os.environ.get("LOG_LEVEL", "INFO").strip().upper())
-            settings = Settings.from_env(environment_with_secret(dict(os.environ)))
-            _app = SkillApp(settings)
-        return _app
+def _retry_after_seconds(value: Any) -> float:
+    try:
+        return max(1.0, float(value))
+    except (TypeError, ValueError):
+        return 30.0  # no usable header: back off a little, not for hours
 
 
-def http_response(status: int, body: dict[str, Any]) -> dict[str, Any]:
+def _items(items: Any, convert: Callable[[Any], T | None]) -> list[T]:
+    """The items of a Spotify list that convert; Spotify's lists may hold nulls."""
+    return [found for item in items or [] if (found := convert(item)) is not None]
+
+
+def artist_from_spotify(obj: Any) -> Artist | None:
+    """The fields the bot shows, from a Spotify artist object; None when it is not one."""
+    if not _has_id_and_name(obj):
+        return None
+    followers = _as_dict(obj.get("followers")).get("total")
     return {
-        "statusCode": status,
-        "headers": {"Content-Type": "application/json; charset=utf-8"},
-        "body": json.dumps(body, ensure_ascii=False),
-        "isBase64Encoded": False,
+        "id": obj["id"],
+        "name": obj["name"],
+        "image": _image_url(obj.get("images"), 640),
+        "url": _spotify_url(obj, "artist", obj["id"]),
+        "genres": [g for g in obj.get("genres") or [] if isinstance(g, str)][:5],
+        "followers": followers if isinstance(followers, int) else None,
     }
 
 
-def lambda_handler(event: Any, context: Any = None) -> dict[str, Any]:
-    started = time.perf_counter()
-    arrived = time.monotonic()
+def track_from_spotify(obj: Any) -> Track | None:
+    if not _has_id_and_name(obj):
+        return None
+    album = _as_dict(obj.get("album"))
+    credited = [a for a in obj.get("artists") or [] if _has_id_and_name(a)]
+    artists: list[ArtistRef] = [{"id": a["id"], "name": a["name"]} for a in credited]
+    return {
+        "id": obj["id"],
+        "name": obj["name"],
+        "album": str(album.get("name") or ""),
+        "image": _image_url(album.get("images"), 300),
+        "url": _spotify_url(obj, "track", obj["id"]),
+        "artists": artists,
+    }
+
+
+def _has_id_and_name(obj: Any) -> bool:
+    return (
+        isinstance(obj, dict)
+        and isinstance(obj.get("id"), str)
+        and isinstance(obj.get("name"), str)
+    )
+
+
+def _spotify_url(obj: dict[str, Any], kind: str, item_id: str) -> str:
+    url = _as_dict(obj.get("external_urls")).get("spotify")
+    if isinstance(url, str) and url.startswith("https://"):
+        return url
+    return f"https://open.spotify.com/{kind}/{item_id}"
+
+
+def _image_url(images: Any, width: int) -> str:
+    """The image closest to `width` pixels wide (Spotify lists 640, 300 and 64 or so)."""
+    usable = [
+        image
+        for image in (images if isinstance(images, list) else [])
+        if isinstance(image, dict) and isinstance(image.get("url"), str)
+    ]
+
+    def distance(image: dict) -> int:
+        size = image.get("width")
+        return abs(size - width) if isinstance(size, int) else width
+
+    return min(usable, key=distance)["url"] if usable else ""
+
+
+def tracks_of(artist_id: str, tracks: Iterable[Track]) -> list[Track]:
+    """The tracks crediting this artist, one per title."""
+    return distinct_titles(t for t in tracks if any(a["id"] == artist_id for a in t["artists"]))
+
+
+_BRACKETED = re.compile(r"\s*[(\[][^)\]]*[)\]]|\s+-\s+.*$")
+
+
+def distinct_titles(tracks: Iterable[Track]) -> list[Track]:
+    """One track per title: "Love wins all" and "Love wins all (Live)" are the same song here."""
+    seen, kept = set(), []
+    for track in tracks:
+        key = name_key(_BRACKETED.sub("", track["name"])) or name_key(track["name"])
+        if key not in seen:
+            seen.add(key)
+            kept.append(track)
+    return kept
+
+
+# ---- Store: MySQL, the bot's own knowledge -------------------------------------------------
+
+SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS artists (
+        id INT UNSIGNED AUTO_INCREMENT PRIMARY KEY,
+        spotify_id VARCHAR(32) NULL,
+        name VARCHAR(200) NOT NULL,
+        name_key VARCHAR(200) NOT NULL,
+        created_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
+        updated_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP,
+        UNIQUE KEY uq_artists_spotify_id (spotify_id),
+        KEY ix_artists_name_key (name_key)
+    ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin""",
+    """CREATE TABLE IF NOT EXISTS aliases (
+        alias_key VARCHAR(200) NOT NULL PRIMARY KEY,
+        alias VARCHAR(200) NOT NULL,
+        artist_id INT UNSIGNED NOT NULL,
+        source VARCHAR(16) NOT NULL,
+        created_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
+        KEY ix_aliases_artist (artist_id),
+        CONSTRAINT fk_aliases_artist FOREIGN KEY (artist_id)
+            REFERENCES artists (id) ON DELETE CASCADE
+    ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin""",
+    """CREATE TABLE IF NOT EXISTS tags (
+        artist_id INT UNSIGNED NOT NULL,
+        tag VARCHAR(64) NOT NULL,
+        PRIMARY KEY (artist_id, tag),
+        KEY ix_tags_tag (tag),
+        CONSTRAINT fk_tags_artist FOREIGN KEY (artist_id) REFERENCES artists (id) ON DELETE CASCADE
+    ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin""",
+    """CREATE TABLE IF NOT EXISTS related_artists (
+        artist_id INT UNSIGNED NOT NULL,
+        related_id INT UNSIGNED NOT NULL,
+        source VARCHAR(16) NOT NULL,
+        score DOUBLE NOT NULL,
+        updated_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP,
+        PRIMARY KEY (artist_id, related_id, source),
+        KEY ix_related_related (related_id),
+        CONSTRAINT fk_related_artist FOREIGN KEY (artist_id)
+            REFERENCES artists (id) ON DELETE CASCADE,
+        CONSTRAINT fk_related_other FOREIGN KEY (related_id)
+            REFERENCES artists (id) ON DELETE CASCADE
+    ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin""",
+    # The last artist each (hashed) user asked for: the "asked next" signal needs only that.
+    """CREATE TABLE IF NOT EXISTS recent_asks (
+        user_key CHAR(16) NOT NULL PRIMARY KEY,
+        artist_id INT UNSIGNED NOT NULL,
+        asked_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
+        CONSTRAINT fk_recent_artist FOREIGN KEY (artist_id)
+            REFERENCES artists (id) ON DELETE CASCADE
+    ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin""",
+    # Which user already counted A -> B: one user counts once per pair per CO_ASK_RECOUNT_S.
+    """CREATE TABLE IF NOT EXISTS co_asks (
+        artist_id INT UNSIGNED NOT NULL,
+        next_id INT UNSIGNED NOT NULL,
+        user_key CHAR(16) NOT NULL,
+        counted_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
+        PRIMARY KEY (artist_id, next_id, user_key),
+        CONSTRAINT fk_co_asks_artist FOREIGN KEY (artist_id)
+            REFERENCES artists (id) ON DELETE CASCADE,
+        CONSTRAINT fk_co_asks_next FOREIGN KEY (next_id)
+            REFERENCES artists (id) ON DELETE CASCADE
+    ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin""",
+)
+
+GROUP_MEMBER_SCORE = 2.0  # a group and its members: above any two members' shared tags
+CO_ASK_WINDOW_S = 30 * 60  # "right after": the next artist within this long
+CO_ASK_RECOUNT_S = 30 * 86400  # one user counts a pair again only after this long
+CO_ASK_HALF_LIFE_S = 30 * 86400  # a co-ask counts half after this long
+CO_ASK_MIN_USERS = 2  # a co-ask shows once this many users made it...
+CO_ASK_MIN_WEIGHT = 1.0  # ...until its faded count falls below this (two users, a month on)
+RECORD_ASK_BUDGET_MS = 2000
+
+TAG_PATTERN = re.compile(r"^[a-z]+:[a-z0-9][a-z0-9&.+\-]*$")
+# Tags that say who an artist is close to. Language and country alone relate too many: they
+# count only toward the three shared tags a genre relation needs (US pop solo: Halsey, Lady Gaga).
+RELATING_TAG_KINDS = ("agency", "group", "genre", "type", "gender", "gen", "lang", "country")
+
+MYSQL_CONNECT_CAP_S = 1.0
+MYSQL_QUERY_CAP_S = 1.5
+MYSQL_WAIT_CAP_S = 0.8  # the longest a request waits for one MySQL call, and half what is left
+MYSQL_OPERATOR_TIMEOUT_S = 30  # init-db and load-artists have no Kakao waiting
+MYSQL_RETRY_DOWN_AFTER_S = 15  # after a connection failure, skip MySQL this long
+# Deadlock and lock wait timeout: another container's transaction won; the work is rolled
+# back whole and can run again. Any other error is a fault, not a race.
+MYSQL_LOCK_CONFLICTS = frozenset({1205, 1213})
+MYSQL_LOCK_TRIES = 4
+MYSQL_LOCK_BACKOFF_S = 0.05
+
+
+@dataclasses.dataclass(frozen=True)
+class StoredArtist:
+    row_id: int
+    spotify_id: str | None
+    name: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Knowledge:
+    """What the bot itself knows of an artist: its tags and related artists with reasons."""
+
+    tags: list[str]
+    related: list[Related]
+
+
+def lock_conflict(error: BaseException) -> bool:
+    """A deadlock or lock wait timeout: the transaction lost a race and may run again."""
+    return isinstance(error, pymysql.MySQLError) and bool(
+        error.args and error.args[0] in MYSQL_LOCK_CONFLICTS
+    )
+
+
+class ArtistStore:
+    """The bot's own knowledge in MySQL: artists, aliases, tags and related artists.
+
+    One connection per container, pinged before use and reopened when MySQL dropped it.
+    Every multi-row write is one transaction, so a failure leaves no half-written artist.
+    """
+
+    def __init__(self, settings: Settings):
+        self._settings = settings
+        self._conn: pymysql.connections.Connection | None = None
+        self.health = BestEffort("mysql", MYSQL_RETRY_DOWN_AFTER_S, host=settings.mysql_host)
+        # One connection, one thread to use it: calls queue up instead of sharing a socket.
+        self._worker = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="mysql")
+
+    # -- running work on the connection
+
+    def use(
+        self, operation: str, work: Callable, default: Any, trace: Trace, deadline: Deadline | None
+    ) -> Any:
+        """`work(cursor)` on the container's connection; on failure: a log line and `default`.
+
+        Socket timeouts bound each round trip, not a query's many; so the work runs on the
+        store's own thread and the request waits for it only until its deadline.
+        """
+        if self.health.down:
+            return default
+        if deadline is None:  # operator commands: nobody is waiting on Kakao's clock
+            return self._run(operation, work, default, trace, None)
+        job = submit_in_context(self._worker, self._run, operation, work, default, trace, deadline)
+        try:
+            # Healthy MySQL answers in milliseconds: never let it eat the time Spotify needs.
+            return job.result(timeout=min(MYSQL_WAIT_CAP_S, deadline.left() / 2))
+        except TimeoutError:
+            self.health.went_down(
+                "mysql too slow for the answer budget, answering without it", operation
+            )
+            return default
+
+    def _run(
+        self, operation: str, work: Callable, default: Any, trace: Trace, deadline: Deadline | None
+    ) -> Any:
+        if deadline is not None and deadline.left() <= 0:
+            return default  # it waited behind a slow call until its request had gone
+        trace.mysql_calls += 1
+        for attempt in range(1, MYSQL_LOCK_TRIES + 1):
+            try:
+                with self._connection(deadline).cursor() as cursor:
+                    return work(cursor)
+            except (pymysql.MySQLError, OSError) as error:
+                time_left = deadline is None or deadline.left() > 0
+                if not (lock_conflict(error) and attempt < MYSQL_LOCK_TRIES and time_left):
+                    self._failed(operation, error, attempt)
+                    return default
+                log_fields(
+                    logging.INFO,
+                    "mysql lock conflict, trying again",  # rolled back whole: run it again
+                    operation=operation,
+                    attempt=attempt,
+                    detail=str(error)[:300],
+                )
+                # Apart, not in step: racers that retry at once meet in the same deadlock.
+                time.sleep(random.uniform(0, MYSQL_LOCK_BACKOFF_S * attempt))
+        return default
+
+    def _failed(self, operation: str, error: BaseException, attempts: int) -> None:
+        if lock_conflict(error):
+            message = "mysql lock conflict on every try"
+        elif isinstance(error, (pymysql.OperationalError, pymysql.InterfaceError, OSError)):
+            self._close()
+            message = "mysql unavailable, answering without it"
+            self.health.went_down(message, operation, error, attempts=attempts)
+            return
+        else:
+            message = "mysql query failed"
+        self.health.log(message, operation, error, attempts=attempts)
+
+    def _connection(self, deadline: Deadline | None) -> pymysql.connections.Connection:
+        if self._conn is not None:
+            try:
+                self._limit(deadline)
+                self._conn.ping(reconnect=False)
+                return self._conn
+            except (pymysql.MySQLError, OSError):  # MySQL dropped an idle connection: reopen
+                self._close()
+        self._conn = self._connect(
+            self._settings.mysql_database,
+            connect_timeout=deadline.timeout(MYSQL_CONNECT_CAP_S) if deadline else 5,
+        )
+        self._limit(deadline)
+        return self._conn
+
+    def _connect(
+        self, database: str | None, connect_timeout: float
+    ) -> pymysql.connections.Connection:
+        settings = self._settings
+        return pymysql.connect(
+            host=settings.mysql_host,
+            port=settings.mysql_port,
+            user=settings.mysql_user,
+            password=settings.mysql_password,
+            database=database,
+            charset="utf8mb4",
+            autocommit=True,
+            connect_timeout=connect_timeout,
+            read_timeout=MYSQL_OPERATOR_TIMEOUT_S,
+            write_timeout=MYSQL_OPERATOR_TIMEOUT_S,
+        )
+
+    def _limit(self, deadline: Deadline | None) -> None:
+        """Each query's socket timeout comes out of what the request has left."""
+        sock = getattr(self._conn, "_sock", None)  # pymysql keeps its socket here
+        if sock is not None:
+            sock.settimeout(
+                deadline.timeout(MYSQL_QUERY_CAP_S) if deadline else MYSQL_OPERATOR_TIMEOUT_S
+            )
+
+    def _close(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(Exception):
+                self._conn.close()
+        self._conn = None
+
+    def settled(self) -> None:
+        """Wait until notes queued on the store's thread are written (tests, tools)."""
+        self._worker.submit(lambda: None).result()
+
+    def close(self) -> None:
+        """Write what is queued, then close the connection (tools and tests: a Lambda
+        container keeps its connection until it dies)."""
+        self.settled()
+        self._close()
+
+    @staticmethod
+    @contextlib.contextmanager
+    def transaction(cursor: Any) -> Iterator[Any]:
+        cursor.connection.begin()
+        try:
+            yield cursor
+            cursor.connection.commit()
+        except BaseException:
+            cursor.connection.rollback()
+            raise
+
+    # -- reads
+
+    def find_alias(self, key: str, trace: Trace, deadline: Deadline | None) -> StoredArtist | None:
+        def work(cursor: Any) -> StoredArtist | None:
+            cursor.execute(
+                "SELECT a.id, a.spotify_id, a.name FROM aliases al"
+                " JOIN artists a ON a.id = al.artist_id WHERE al.alias_key = %s",
+                (key,),
+            )
+            row = cursor.fetchone()
+            return StoredArtist(*row) if row else None
+
+        return self.use("find_alias", work, None, trace, deadline)
+
+    def find_near_alias(
+        self, key: str, trace: Trace, deadline: Deadline | None
+    ) -> StoredArtist | None:
+        """The artist with a name one syllable or letter away from `key`, a spelling the store
+        lacks (에미넘 for 에미넴); None when none is, or several are."""
+        if len(key) < 3:
+            return None
+
+        def work(cursor: Any) -> StoredArtist | None:
+            # A scan, but only for names nobody knows, and of short keys: milliseconds.
+            cursor.execute(
+                "SELECT al.alias_key, a.id, a.spotify_id, a.name FROM aliases al"
+                " JOIN artists a ON a.id = al.artist_id"
+                " WHERE CHAR_LENGTH(al.alias_key) BETWEEN %s AND %s",
+                (len(key) - 2, len(key) + 2),
+            )
+            rows = cursor.fetchall()
+            best = closest_alias(key, [(alias_key, row_id) for alias_key, row_id, *_ in rows])
+            return next((StoredArtist(*row[1:]) for row in rows if row[1] == best), None)
+
+        return self.use("find_near_alias", work, None, trace, deadline)
+
+    def knowledge(self, spotify_id: str, trace: Trace, deadline: Deadline) -> Knowledge | None:
+        """Tags and related artists (stored relations and tag neighbours) of a Spotify artist."""
+        work = functools.partial(self._knowledge, column="spotify_id", value=spotify_id)
+        return self.use("knowledge", work, None, trace, deadline)
+
+    def knowledge_of_row(self, row_id: int, trace: Trace) -> Knowledge | None:
+        """The same for the store's own row, Spotify id learned or not (operator tools)."""
+        work = functools.partial(self._knowledge, column="id", value=row_id)
+        return self.use("knowledge", work, None, trace, None)
+
+    @classmethod
+    def _knowledge(cls, cursor: Any, column: str, value: Any) -> Knowledge:
+        """`column` is "spotify_id" or "id" (the store's row, for artists not yet looked up)."""
+        me = f"me.{column} = %s"
+        cursor.execute(
+            f"SELECT t.tag FROM tags t JOIN artists me ON me.id = t.artist_id WHERE {me}"
+            " ORDER BY t.tag",
+            (value,),
+        )
+        tags = [tag for (tag,) in cursor.fetchall()]
+        related = cls._relations(cursor, me, value)
+        related += cls._tag_neighbours(cursor, me, value)
+        related += cls._group_and_members(cursor, me, value)
+        return Knowledge(tags=tags, related=related)
+
+    @staticmethod
+    def _relations(cursor: Any, me: str, value: Any) -> list[Related]:
+        """Stored relations; co-asks count once enough users made them, and fade."""
+        cursor.execute(
+            "SELECT a.spotify_id, a.name, r.source, IF(r.source = 'coask', r.score * POW(0.5,"
+            " TIMESTAMPDIFF(SECOND, r.updated_at, CURRENT_TIMESTAMP) / %s), r.score) AS weight"
+            " FROM artists me JOIN related_artists r ON r.artist_id = me.id"
+            f" JOIN artists a ON a.id = r.related_id WHERE {me} AND (r.source <> 'coask' OR"
+            " (SELECT COUNT(*) FROM co_asks c WHERE c.artist_id = r.artist_id"
+            " AND c.next_id = r.related_id) >= %s)"
+            " HAVING r.source <> 'coask' OR weight >= %s ORDER BY weight DESC, a.name LIMIT 30",
+            (CO_ASK_HALF_LIFE_S, value, CO_ASK_MIN_USERS, CO_ASK_MIN_WEIGHT),
+        )
+        return [
+            {"id": sid, "name": name, "reason": source, "score": float(score)}
+            for sid, name, source, score in cursor.fetchall()
+        ]
+
+    @staticmethod
+    def _group_and_members(cursor: Any, me: str, value: Any) -> list[Related]:
+        """A group and its members: `group:red-velvet` on a member names the group's row."""
+        group_of = "REPLACE(SUBSTRING(t.tag, 7), '-', '')"
+        cursor.execute(
+            f"SELECT a.spotify_id, a.name FROM artists me JOIN tags t ON t.tag LIKE 'group:%%'"
+            f" JOIN artists a ON (t.artist_id = me.id AND a.name_key = {group_of})"
+            f" OR (t.artist_id = a.id AND me.name_key = {group_of}) WHERE {me}",
+            (value,),
+        )
+        return [
+            {"id": sid, "name": name, "reason": "same_group", "score": GROUP_MEMBER_SCORE}
+            for sid, name in cursor.fetchall()
+        ]
+
+    @staticmethod
+    def _tag_neighbours(cursor: Any, me: str, value: Any) -> list[Related]:
+        """Artists sharing tags, rarer tags weighing more (an agency counts more than k-pop)."""
+        kinds = " OR ".join(["t1.tag LIKE %s"] * len(RELATING_TAG_KINDS))
+        cursor.execute(
+            "SELECT a.spotify_id, a.name, GROUP_CONCAT(t1.tag ORDER BY t1.tag SEPARATOR '|'),"
+            " SUM(1 / LOG(1 + n.cnt)) AS score"
+            " FROM artists me JOIN tags t1 ON t1.artist_id = me.id"
+            " JOIN tags t2 ON t2.tag = t1.tag AND t2.artist_id <> me.id"
+            " JOIN artists a ON a.id = t2.artist_id"
+            " JOIN (SELECT tag, COUNT(*) AS cnt FROM tags GROUP BY tag) n ON n.tag = t1.tag"
+            f" WHERE {me} AND ({kinds})"
+            " GROUP BY a.id, a.spotify_id, a.name ORDER BY score DESC, a.name LIMIT 30",
+            (value, *(f"{kind}:%" for kind in RELATING_TAG_KINDS)),
+        )
+        return [
+            {"id": sid, "name": name, "reason": reason, "score": float(score)}
+            for sid, name, shared, score in cursor.fetchall()
+            if (reason := shared_tags_reason(shared.split("|")))
+        ]
+
+    # -- writes
+
+    def remember_artist(
+        self,
+        artist: ArtistRef,
+        typed: str,
+        curated: StoredArtist | None,
+        trace: Trace,
+        deadline: Deadline,
+    ) -> None:
+        """Store a Spotify artist we found, linking a curated row and learning what was typed."""
+
+        def work(cursor: Any) -> None:
+            with self.transaction(cursor):
+                row_id = self._artist_row(cursor, artist["id"], artist["name"], curated)
+                self._add_alias(cursor, artist["name"], row_id, "name")
+                if typed:
+                    self._add_alias(cursor, typed, row_id, "learned")
+
+        self.use("remember_artist", work, None, trace, deadline)
+
+    def remember_cocredits(
+        self, artist: ArtistRef, tracks: list[Track], trace: Trace, deadline: Deadline
+    ) -> None:
+        """Artists credited on this artist's tracks are related to it, both ways."""
+        others = cocredits(artist["id"], tracks)
+        if not others:
+            return
+
+        def work(cursor: Any) -> None:
+            with self.transaction(cursor):
+                me = self._artist_row(cursor, artist["id"], artist["name"], None)
+                for other in others:
+                    assert other["id"] is not None
+                    row = self._artist_row(cursor, other["id"], other["name"], None)
+                    cursor.executemany(
+                        "INSERT INTO related_artists (artist_id, related_id, source, score)"
+                        " VALUES (%s, %s, 'cocredit', %s)"
+                        " ON DUPLICATE KEY UPDATE score = GREATEST(score, VALUES(score))",
+                        [(me, row, other.get("score")), (row, me, other.get("score"))],
+                    )
+
+        self.use("remember_cocredits", work, None, trace, deadline)
+
+    def learn_alias(self, typed: str, artist: ArtistRef, trace: Trace, deadline: Deadline) -> None:
+        """A user confirmed that `typed` meant this artist (they tapped our "did you mean")."""
+
+        def work(cursor: Any) -> None:
+            with self.transaction(cursor):
+                row_id = self._artist_row(cursor, artist["id"], artist["name"], None)
+                self._add_alias(cursor, typed, row_id, "confirmed")
+
+        self.use("learn_alias", work, None, trace, deadline)
+
+    def record_ask(self, user_key: str, artist: ArtistRef, trace: Trace) -> None:
+        """Note that this user asked for `artist`; if they asked for another one just before,
+        that one gains `artist` as a co-ask (once per user and pair per CO_ASK_RECOUNT_S).
+        Runs on the store's thread after the answer: no request waits for it."""
+        if not user_key or self.health.down:
+            return
+        work = functools.partial(self._record_ask, user_key=user_key, artist=artist)
+        # Its own clock: a container frozen after the answer drops the note rather than
+        # writing it long after, on a connection MySQL may have closed.
+        background = Deadline(RECORD_ASK_BUDGET_MS)
+        submit_in_context(self._worker, self._run, "record_ask", work, None, Trace(), background)
+
+    @classmethod
+    def _record_ask(cls, cursor: Any, user_key: str, artist: ArtistRef) -> None:
+        with cls.transaction(cursor):
+            row_id = cls._artist_row(cursor, artist["id"], artist["name"], None)
+            # A plain read, not FOR UPDATE: locking a new user's absent row takes a gap
+            # lock, and two containers noting new users deadlocked on it. One user asking
+            # in two containers at once is the only race left; co_asks' key counts it once.
+            cursor.execute(
+                "SELECT artist_id, asked_at >= CURRENT_TIMESTAMP - INTERVAL %s SECOND"
+                " FROM recent_asks WHERE user_key = %s",
+                (CO_ASK_WINDOW_S, user_key),
+            )
+            before = cursor.fetchone()
+            cursor.execute(
+                "INSERT INTO recent_asks (user_key, artist_id) VALUES (%s, %s) ON DUPLICATE"
+                " KEY UPDATE artist_id = VALUES(artist_id), asked_at = CURRENT_TIMESTAMP",
+                (user_key, row_id),
+            )
+            if before and before[1] and before[0] != row_id:
+                cls._count_co_ask(cursor, before[0], row_id, user_key)
+
+    @staticmethod
+    def _count_co_ask(cursor: Any, first: int, then: int, user_key: str) -> None:
+        counted = cursor.execute(  # 1 inserted, 2 counted again, 0 counted lately
+            "INSERT INTO co_asks (artist_id, next_id, user_key) VALUES (%s, %s, %s)"
+            " ON DUPLICATE KEY UPDATE counted_at = IF(counted_at <"
+            " CURRENT_TIMESTAMP - INTERVAL %s SECOND, CURRENT_TIMESTAMP, counted_at)",
+            (first, then, user_key, CO_ASK_RECOUNT_S),
+        )
+        if counted:
+            cursor.execute(
+                "INSERT INTO related_artists (artist_id, related_id, source, score)"
+                " VALUES (%s, %s, 'coask', 1) ON DUPLICATE KEY UPDATE score = score *"
+                " POW(0.5, TIMESTAMPDIFF(SECOND, updated_at, CURRENT_TIMESTAMP) / %s) + 1",
+                (first, then, CO_ASK_HALF_LIFE_S),
+            )
+
+    @staticmethod
+    def _artist_row(cursor: Any, spotify_id: str, name: str, curated: StoredArtist | None) -> int:
+        """The row of a Spotify artist: existing, a curated row it claims, or new. Race-safe."""
+        cursor.execute("SELECT id FROM artists WHERE spotify_id = %s", (spotify_id,))
+        row = cursor.fetchone()
+        if row:
+            return row[0]
+        key = name_key(name)
+        if curated is None or name_key(curated.name) != key:
+            cursor.execute(
+                "SELECT id FROM artists WHERE name_key = %s AND spotify_id IS NULL"
+                " ORDER BY id LIMIT 1",
+                (key,),
+            )
+            row = cursor.fetchone()
+            curated = StoredArtist(row[0], None, name) if row else None
+        if curated is not None and curated.spotify_id is None:
+            with contextlib.suppress(pymysql.IntegrityError):
+                if cursor.execute(
+                    "UPDATE artists SET spotify_id = %s WHERE id = %s AND spotify_id IS NULL",
+                    (spotify_id, curated.row_id),
+                ):
+                    return curated.row_id
+        # Another container may insert the same artist at the same moment: the unique key decides.
+        cursor.execute(
+            "INSERT INTO artists (spotify_id, name, name_key) VALUES (%s, %s, %s)"
+            " ON DUPLICATE KEY UPDATE id = LAST_INSERT_ID(id)",
+            (spotify_id, name[:200], key[:200]),
+        )
+        return cursor.lastrowid
+
+    @staticmethod
+    def _add_alias(cursor: Any, alias: str, row_id: int, source: str) -> None:
+        """First writer wins: a learned alias never overrides a curated or earlier one."""
+        key = name_key(alias)
+        if key:
+            cursor.execute(
+                "INSERT INTO aliases (alias_key, alias, artist_id, source) VALUES (%s, %s, %s, %s)"
+                " ON DUPLICATE KEY UPDATE alias_key = alias_key",
+                (key[:200], alias[:200], row_id, source),
+            )
+
+    # -- operator commands
+
+    def create_schema(self) -> None:
+        database = self._settings.mysql_database.replace("`", "")
+        with (
+            contextlib.closing(self._connect(None, connect_timeout=5)) as conn,
+            conn.cursor() as cursor,
+        ):
+            cursor.execute(
+                f"CREATE DATABASE IF NOT EXISTS `{database}`"
+                " CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+            )
+            cursor.execute(f"USE `{database}`")
+            for statement in SCHEMA:
+                cursor.execute(statement)
+
+    def load_artists(self, rows: list[CuratedArtist]) -> dict[str, int]:
+        """Upsert curated artists, aliases and tags; running it twice changes nothing."""
+        counts = {"artists_added": 0, "artists_updated": 0, "aliases": 0, "tags": 0}
+        with self._connection(None).cursor() as cursor, self.transaction(cursor):
+            for row in rows:
+                row_id, added = self._curated_row(cursor, row.name)
+                counts["artists_added" if added else "artists_updated"] += 1
+                for alias in (row.name, *row.aliases):
+                    cursor.execute(
+                        "INSERT INTO aliases (alias_key, alias, artist_id, source)"
+                        " VALUES (%s, %s, %s, 'curated') ON DUPLICATE KEY UPDATE"
+                        " alias = VALUES(alias), artist_id = VALUES(artist_id), source = 'curated'",
+                        (name_key(alias), alias, row_id),
+                    )
+                    counts["aliases"] += 1
+                cursor.executemany(
+                    "INSERT IGNORE INTO tags (artist_id, tag) VALUES (%s, %s)",
+                    [(row_id, tag) for tag in row.tags],
+                )
+                counts["tags"] += len(row.tags)
+        return counts
+
+    @staticmethod
+    def _curated_row(cursor: Any, name: str) -> tuple[int, bool]:
+        """The row a curated name updates (a learned one first), or a new one: (id, added)."""
+        key = name_key(name)
+        cursor.execute(
+            "SELECT id FROM artists WHERE name_key = %s ORDER BY spotify_id IS NULL, id LIMIT 1",
+            (key,),
+        )
+        found = cursor.fetchone()
+        if found:
+            return found[0], False
+        cursor.execute("INSERT INTO artists (name, name_key) VALUES (%s, %s)", (name, key))
+        return cursor.lastrowid, True
+
+
+def shared_tags_reason(shared: list[str]) -> str | None:
+    """The relation that tags in common make; one or two broad tags are not a relation."""
+    kinds = {tag.split(":", 1)[0] for tag in shared}
+    if "group" in kinds:
+        return "same_group"
+    if "agency" in kinds:
+        return "same_agency"
+    if len(shared) >= 3 and "genre" in kinds:
+        return "similar_genre"
+    return None
+
+
+@dataclasses.dataclass(frozen=True)
+class CuratedArtist:
+    name: str
+    aliases: tuple[str, ...]
+    tags: tuple[str, ...]
+
+
+def read_curated_csv(lines: Iterable[str]) -> tuple[list[CuratedArtist], list[str]]:
+    """Parse `name,aliases,tags` rows (`|`-separated lists). Returns rows and rejection reasons."""
+    import csv  # operator command only: kept out of the Lambda cold start
+
+    reader = csv.DictReader(lines)
+    if [field.strip() for field in reader.fieldnames or []] != ["name", "aliases", "tags"]:
+        return [], ["line 1: header must be exactly name,aliases,tags"]
+    rows: list[CuratedArtist] = []
+    rejected: list[str] = []
+    owner_of_key: dict[str, str] = {}
+    for line_no, record in enumerate(reader, start=2):
+        row = curated_row(record)
+        problem = curated_row_problem(row, owner_of_key)
+        if problem:
+            rejected.append(f"line {line_no}: {problem}")
+            continue
+        owner_of_key.update({name_key(alias): row.name for alias in (row.name, *row.aliases)})
+        rows.append(row)
+    return rows, rejected
+
+
+def curated_row(record: dict[str, Any]) -> CuratedArtist:
+    aliases = (clean_query(alias) for alias in (record.get("aliases") or "").split("|"))
+    tags = (tag.strip() for tag in (record.get("tags") or "").split("|"))
+    return CuratedArtist(
+        name=clean_query(record.get("name")),
+        aliases=tuple(alias for alias in aliases if alias),
+        tags=tuple(tag for tag in tags if tag),
+    )
+
+
+def curated_row_problem(row: CuratedArtist, owner_of_key: dict[str, str]) -> str | None:
+    """Why a curated row is rejected, or None. `owner_of_key`: names of earlier rows' keys."""
+    if not name_key(row.name):
+        return "name is empty"
+    if len(row.name) > 200 or any(len(alias) > 200 for alias in row.aliases):
+        return "name or alias longer than 200 characters"
+    bad = [tag for tag in row.tags if not TAG_PATTERN.match(tag) or len(tag) > 64]
+    if bad:
+        return f"malformed tag(s) {', '.join(bad)} (expected kind:value, lowercase)"
+    names = (row.name, *row.aliases)
+    clash = next((a for a in names if owner_of_key.get(name_key(a), row.name) != row.name), None)
+    if clash:
+        return f"alias {clash!r} already belongs to {owner_of_key[name_key(clash)]!r}"
+    return None
+
+
+# ---- Caches: container memory and DynamoDB ----------------------------------------------------
+
+DYNAMODB_RETRY_DOWN_AFTER_S = 30  # after a failure, skip DynamoDB this long
+# One client: short timeouts and no retries (DynamoDB answers in milliseconds). A call that
+# could not time out within what the request has left is skipped.
+DYNAMODB_CONFIG = botocore.config.Config(
+    connect_timeout=0.5, read_timeout=1.0, retries={"total_max_attempts": 1}
+)
+DYNAMODB_CALL_MAX_S = 1.5  # connect + read
+DYNAMODB_ERRORS = (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError)
+
+
+class MemoryCache:
+    """The container's own memory: an LRU with per-entry expiry, lost on a cold start."""
+
+    def __init__(self, max_entries: int = 4096):
+        self._items: OrderedDict[str, tuple[float, Any]] = OrderedDict()
+        self._max_entries = max_entries
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> Any:
+        with self._lock:
+            item = self._items.get(key)
+            if item is None:
+                return None
+            if item[0] <= time.time():
+                del self._items[key]
+                return None
+            self._items.move_to_end(key)
+            return item[1]
+
+    def put(self, key: str, value: Any, expires_at: float) -> None:
+        with self._lock:
+            self._items[key] = (expires_at, value)
+            self._items.move_to_end(key)
+            while len(self._items) > self._max_entries:
+                self._items.popitem(last=False)
+
+
+class DynamoCache:
+    """Spotify-sourced data with an expiry (TTL attribute), shared by every container.
+
+    Items: `pk` (string key), `body` (JSON), `expires_at` (epoch seconds, the table's TTL).
+    DynamoDB deletes expired items lazily, so reads check `expires_at` themselves.
+    """
+
+    def __init__(self, table: str):
+        self.table = table
+        self.health = BestEffort("dynamodb", DYNAMODB_RETRY_DOWN_AFTER_S, table=table)
+        self._client: Any = None
+        self._lock = threading.Lock()
+
+    def client(self) -> Any:
+        with self._lock:
+            if self._client is None:
+                self._client = boto3.client("dynamodb", config=DYNAMODB_CONFIG)
+            return self._client
+
+    def get_many(
+        self, keys: list[str], trace: Trace, deadline: Deadline
+    ) -> dict[str, tuple[Any, float]]:
+        """Values with their expiry (epoch seconds), for the keys that hold a live one."""
+        request = {self.table: {"Keys": [{"pk": {"S": key}} for key in keys]}}
+        answer = (
+            self._request("batch_get_item", trace, deadline, RequestItems=request) if keys else None
+        )
+        items = _as_dict(answer).get("Responses", {}).get(self.table, [])
+        now = time.time()
+        return {
+            item["pk"]["S"]: (json.loads(item["body"]["S"]), expires)
+            for item in items
+            if (expires := float(item.get("expires_at", {}).get("N", "0"))) > now
+        }
+
+    def put_many(
+        self, entries: list[tuple[str, Any, float]], trace: Trace, deadline: Deadline
+    ) -> None:
+        writes = [
+            {
+                "PutRequest": {
+                    "Item": {
+                        "pk": {"S": key},
+                        "body": {"S": json.dumps(value, ensure_ascii=False)},
+                        "expires_at": {"N": str(int(expires_at))},
+                    }
+                }
+            }
+            for key, value, expires_at in entries
+        ]
+        for start in range(0, len(writes), 25):  # BatchWriteItem takes 25 at a time
+            batch = {self.table: writes[start : start + 25]}
+            self._request("batch_write_item", trace, deadline, RequestItems=batch)
+
+    def _request(self, operation: str, trace: Trace, deadline: Deadline, **params: Any) -> Any:
+        if self.health.down:
+            return None
+        if deadline.left() < DYNAMODB_CALL_MAX_S:
+            log_fields(logging.INFO, "no time left for dynamodb, skipped", operation=operation)
+            return None
+
+        def work() -> Any:
+            trace.dynamodb_calls += 1
+            return getattr(self.client(), operation)(**params)
+
+        return self.health.call(operation, work, None, DYNAMODB_ERRORS)
+
+    def create_table(self) -> str:
+        """Create the table with its TTL setting where it does not exist yet (idempotent)."""
+        client = boto3.client("dynamodb")  # an operator command: default timeouts and retries
+        try:
+            client.create_table(
+                TableName=self.table,
+                AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                BillingMode="PAY_PER_REQUEST",
+            )
+            client.get_waiter("table_exists").wait(TableName=self.table)
+            outcome = "created"
+        except client.exceptions.ResourceInUseException:
+            outcome = "exists"
+        ttl = client.describe_time_to_live(TableName=self.table)["TimeToLiveDescription"]
+        if ttl.get("TimeToLiveStatus") not in ("ENABLED", "ENABLING"):
+            client.update_time_to_live(
+                TableName=self.table,
+                TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"},
+            )
+        return outcome
+
+
+class Cache:
+    """Memory in front of DynamoDB; writes reach memory at once, DynamoDB in one batch."""
+
+    def __init__(
+        self, memory: MemoryCache, dynamo: DynamoCache | None, trace: Trace, deadline: Deadline
+    ):
+        self.memory = memory
+        self.dynamo = dynamo
+        self.trace = trace
+        self.deadline = deadline
+        self._pending: dict[str, tuple[Any, float]] = {}
+
+    def get_many(self, keys: list[str]) -> dict[str, tuple[Any, str]]:
+        """Values found, each with the layer that had it ("memory" or "dynamodb")."""
+        found = {
+            key: (value, "memory") for key in keys if (value := self.memory.get(key)) is not None
+        }
+        missing = [key for key in keys if key not in found]
+        if self.dynamo and missing:
+            stored = self.dynamo.get_many(missing, self.trace, self.deadline)
+            for key, (value, expires_at) in stored.items():
+                self.memory.put(key, value, expires_at)
+                found[key] = (value, "dynamodb")
+        return found
+
+    def get(self, key: str) -> Any:
+        return self.get_many([key]).get(key, (None,))[0]
+
+    def put(self, key: str, value: Any, ttl_s: float, shared: bool = True) -> None:
+        expires_at = time.time() + ttl_s
+        self.memory.put(key, value, expires_at)
+        if shared:
+            self._pending[key] = (value, expires_at)
+
+    def flush(self) -> None:
+        if self.dynamo and self._pending:
+            entries = [(key, value, expires) for key, (value, expires) in self._pending.items()]
+            self.dynamo.put_many(entries, self.trace, self.deadline)
+        self._pending.clear()
+
+
+# ---- Budget and best effort -------------------------------------------------------------------
+
+LAMBDA_MARGIN_MS = 300  # to render, log and return after the last outbound call
+MIN_ANSWER_S = 0.1  # even a late start gets this long to answer from memory
+
+
+class Deadline:
+    """One time budget per request; every outbound call's timeout comes out of what is left."""
+
+    def __init__(self, budget_ms: int, context: Any = None, started: float | None = None):
+        """`started` (time.monotonic()) is when the request arrived, if before now: a cold
+        start's set-up then comes out of the same budget."""
+        now = time.monotonic()
+        self.started = now if started is None else started
+        ends = self.started + max(budget_ms, 100) / 1000
+        remaining = getattr(context, "get_remaining_time_in_millis", None)
+        if callable(remaining):
+            with contextlib.suppress(Exception):
+                ends = min(ends, now + (int(remaining()) - LAMBDA_MARGIN_MS) / 1000)
+        self._ends = max(ends, now + MIN_ANSWER_S)
+
+    def left(self) -> float:
+        return max(0.0, self._ends - time.monotonic())
+
+    def timeout(self, cap: float) -> float:
+        """A timeout for one call: at most `cap`, never past the deadline, never zero."""
+        return max(0.05, min(cap, self.left()))
+
+    def elapsed_ms(self) -> float:
+        return round((time.monotonic() - self.started) * 1000, 2)
+
+
+class BestEffort:
+    """The health of a layer the answer can do without (MySQL, DynamoDB). After an outage the
+    layer is skipped for a while, so requests stop paying its timeouts; the outage is logged
+    once, when it starts, not on every skipped call."""
+
+    def __init__(self, layer: str, retry_after_s: float, **where: str):
+        self.layer = layer
+        self.retry_after_s = retry_after_s
+        self.where = where  # host or table, for the log line
+        self.down_until = 0.0
+
+    @property
+    def down(self) -> bool:
+        return time.monotonic() < self.down_until
+
+    def call(self, operation: str, work: Callable[[], T], default: T, errors: tuple) -> T:
+        """`work()`, or `default` when the layer is down or fails (it is then down a while)."""
+        if self.down:
+            return default
+        try:
+            return work()
+        except errors as error:
+            self.went_down(f"{self.layer} unavailable, answering without it", operation, error)
+            return default
+
+    def went_down(
+        self, message: str, operation: str, error: BaseException | None = None, **fields: Any
+    ) -> None:
+        self.down_until = time.monotonic() + self.retry_after_s
+        self.log(message, operation, error, **fields)
+
+    def log(
+        self, message: str, operation: str, error: BaseException | None = None, **fields: Any
+    ) -> None:
+        if error is not None:
+            fields.update(error=type(error).__name__, detail=str(error)[:300])
+        log_fields(logging.WARNING, message, operation=operation, **self.where, **fields)
+
+
+# ---- Logging and metrics ----------------------------------------------------------------------
+
+log = logging.getLogger(SERVICE_NAME)
+_log_context: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("log_context")
+
+
+@dataclasses.dataclass
+class Trace:
+    """What one request did: which layers answered, what it called, how long each stage took."""
+
+    layers: dict[str, str] = dataclasses.field(default_factory=dict)
+    spotify_calls: list[str] = dataclasses.field(default_factory=list)
+    mysql_calls: int = 0
+    dynamodb_calls: int = 0
+    stages_ms: dict[str, float] = dataclasses.field(default_factory=dict)
+    outcome: str = "unknown"
+    resolved_id: str = ""  # the Spotify id the request was answered about
+
+    @contextlib.contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            elapsed = (time.perf_counter() - started) * 1000
+            self.stages_ms[name] = round(self.stages_ms.get(name, 0.0) + elapsed, 2)
+
+
+def request_id_of(context: Any) -> str:
     request_id = getattr(context, "aws_request_id", None)
     # Lambda always gives one; local callers may not (uuid's import is not worth a cold start).
-    trace = Trace(request_id=request_id if isinstance(request_id, str) else os.urandom(16).hex())
-    try:
-        app = skill_app()
-    except SecretUnavailable:
-        # Without the secret there is no key to check and nothing to look up: apologise.
-        log_fields(logging.ERROR, "answered with an apology", request_id=trace.request_id)
-        return http_response(200, render_text(SORRY))
-    deadline = Deadline(app.settings.answer_budget_ms, context, started=arrived)
-    fields: dict[str, Any] = {}
-    try:
-        incoming = read_http_event(event)
-        check_api_key(incoming, app.settings.skill_api_key)
-        if not looks_like_kakao(incoming.body):
-            raise BadRequest(400, "not a Kakao skill request")
-    except BadRequest as refused:
-        trace.outcome = f"refused_{refused.status}"
-        log_fields(
-            logging.WARNING,
-            "request refused",
-            request_id=trace.request_id,
-            status=refused.status,
-            reason=refused.message,
-        )
-        return http_response(refused.status, {"error": refused.message})
-    try:
-        request = skill_request_from(incoming.body)
-        fields = {
-            "query": request.query[:MAX_QUERY_CHARS],
-            "artist_id": request.artist_id,
-            "user": request.user_hash,
-            "surface": request.surface,
+    return request_id if isinstance(request_id, str) else os.urandom(16).hex()
+
+
+def set_log_context(**fields: Any) -> None:
+    """Fields every log line of this request carries, set once when it arrives."""
+    _log_context.set(fields)
+
+
+def submit_in_context(
+    pool: concurrent.futures.Executor, work: Callable[..., T], *args: Any
+) -> concurrent.futures.Future[T]:
+    """`work(*args)` on `pool`; its log lines carry the caller's request context."""
+    return pool.submit(contextvars.copy_context().run, work, *args)
+
+
+class JsonLogFormatter(logging.Formatter):
+    """One JSON object per line, as CloudWatch Logs Insights and Powertools expect."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = {
+            "level": record.levelname,
+            "timestamp": self.formatTime(record, "%Y-%m-%dT%H:%M:%S")
+            + f".{int(record.msecs):03d}Z",
+            "service": SERVICE_NAME,
+            "message": record.getMessage(),
+            **getattr(record, "fields", {}),
         }
-        body = app.answer(request, deadline, trace)
-    except Exception:
-        trace.outcome = "error"
-        log.exception(
-            "unexpected failure, answered with an apology",
-            extra={"fields": {"request_id": trace.request_id}},
-        )
-        body = render_text(SORRY)
-    elapsed_ms = round((time.perf_counter() - started) * 1000, 2)
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return json.dumps(line, ensure_ascii=False, default=str)
+
+
+def configure_logging(level: str) -> None:
+    handler = logging.StreamHandler(sys.stdout)
+    formatter = JsonLogFormatter()
+    formatter.converter = time.gmtime
+    handler.setFormatter(formatter)
+    log.handlers[:] = [handler]
+    log.setLevel(level if level in logging.getLevelNamesMapping() else "INFO")
+    log.propagate = False
+    # spotipy logs tokens and the Basic auth header at DEBUG, and unstructured errors we
+    # already report ourselves: keep it quiet whatever the level.
+    logging.getLogger("spotipy").setLevel(logging.CRITICAL)
+    for noisy in ("urllib3", "botocore", "boto3", "pymysql"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, log.level))
+
+
+def log_fields(level: int, message: str, **fields: Any) -> None:
+    """One log line: the request's context, then these fields."""
+    log.log(level, message, extra={"fields": {**_log_context.get({}), **fields}})
+
+
+def log_exception(message: str) -> None:
+    """An ERROR line with the traceback of the exception being handled."""
+    log.exception(message, extra={"fields": _log_context.get({})})
+
+
+def log_answered(trace: Trace, fields: dict[str, Any], elapsed_ms: float) -> None:
+    """The request's one summary line, which doubles as its CloudWatch metrics."""
     log_fields(
         logging.INFO,
         "skill answered",
-        request_id=trace.request_id,
         **fields,
         outcome=trace.outcome,
         resolved_id=trace.resolved_id or None,
@@ -2592,82 +2576,74 @@ def lambda_handler(event: Any, context: Any = None) -> dict[str, Any]:
             },
         ),
     )
-    return http_response(200, body)
 
 
-# ---- Command line: operator tools --------------------------------------------------------
+def metrics_block(namespace: str, metrics: dict[str, tuple[float, str]]) -> dict[str, Any]:
+    """CloudWatch Embedded Metric Format: the request's log line doubles as its metrics."""
+    definitions = [{"Name": name, "Unit": unit} for name, (_, unit) in metrics.items()]
+    return {
+        "_aws": {
+            "Timestamp": int(time.time() * 1000),
+            "CloudWatchMetrics": [
+                {"Namespace": namespace, "Dimensions": [["service"]], "Metrics": definitions}
+            ],
+        },
+        **{name: value for name, (value, _) in metrics.items()},
+    }
 
 
-def print_related(store: ArtistStore, name: str) -> int:
-    """The `related` command: what the store alone says (Spotify's own list, where the app
-    still has it, joins in answers only)."""
-    trace, key = Trace("cli"), name_key(name)
-    found = key and (store.find_alias(key, trace, None) or store.find_near_alias(key, trace, None))
-    if found is None:
-        print(f"{name!r}: no artist of that name in the store", file=sys.stderr)
-        return 1
-    knowledge = store.knowledge_of_row(found.row_id, trace)
-    if knowledge is None:
-        return 2  # the log line says why
-    ranked = combine_related({"id": found.spotify_id, "name": found.name}, knowledge.related)
-    print(f"{found.name} (spotify id {found.spotify_id or 'not yet learned'})")
-    print("tags: " + (" ".join(knowledge.tags) or "none"))
-    sources = list(RELATION_WEIGHTS)
-    columns = [source.removeprefix("same_").removeprefix("similar_") for source in sources]
-    print(f"{'#':>3}  {'artist':<24}{'score':>7}" + "".join(f"{c:>10}" for c in columns))
-    for rank, entry in enumerate(ranked, 1):
-        cells = "".join(
-            f"{entry['sources'][s]:>10.2f}" if s in entry["sources"] else f"{'·':>10}"
-            for s in sources
-        )
-        print(f"{rank:>3}  {clip(entry['name'], 23):<24}{entry['score']:>7.2f}{cells}")
-    if not ranked:
-        print("no related artists yet: add tags, or let users ask")
-    return 0
+# ---- Command line: operator tools -------------------------------------------------------------
 
 
 def main(argv: list[str] | None = None) -> int:
     """`init-db` creates the MySQL schema and the DynamoDB table; `load-artists FILE.csv` loads
-    curated artists (idempotent); `related NAME` prints the ranked related artists the store
-    gives NAME, with each source's contribution."""
+    curated artists (idempotent)."""
     args = sys.argv[1:] if argv is None else argv
     configure_logging(os.environ.get("LOG_LEVEL", "INFO").strip().upper())
+    name, *rest = args or [""]
+    arity, command = COMMANDS.get(name, (-1, None))
+    if command is None or len(rest) != arity:
+        print(main.__doc__, file=sys.stderr)
+        return 2
     try:
         settings = Settings.from_env(environment_with_secret(dict(os.environ)))
     except SecretUnavailable as unread:
         print(f"Cannot read the secret named by {unread}: see the log line above.", file=sys.stderr)
         return 2
-    if args[:1] == ["init-db"] and len(args) == 1:
-        if not settings.mysql_host and not settings.dynamodb_table:
-            print("Nothing to do: set MYSQL_HOST and/or DYNAMODB_TABLE.", file=sys.stderr)
-            return 2
-        if settings.mysql_host:
-            ArtistStore(settings).create_schema()
-            where = f"{settings.mysql_host}:{settings.mysql_port}/{settings.mysql_database}"
-            print(f"MySQL: schema ready in {where}")
-        if settings.dynamodb_table:
-            outcome = DynamoCache(settings.dynamodb_table).create_table()
-            print(f"DynamoDB: table {settings.dynamodb_table} {outcome}, TTL on expires_at")
-        return 0
-    if args[:1] == ["load-artists"] and len(args) == 2:
-        if not settings.mysql_host:
-            print("Set MYSQL_HOST (and MYSQL_*) to load artists.", file=sys.stderr)
-            return 2
-        with open(args[1], encoding="utf-8-sig", newline="") as handle:
-            rows, rejected = read_curated_csv(handle)
-        counts = ArtistStore(settings).load_artists(rows)
-        print(f"loaded {len(rows)} rows: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
-        for reason in rejected:
-            print(f"rejected {reason}")
-        return 1 if rejected else 0
-    if args[:1] == ["related"] and len(args) == 2:
-        if not settings.mysql_host:
-            print("Set MYSQL_HOST (and MYSQL_*) to read the store.", file=sys.stderr)
-            return 2
-        return print_related(ArtistStore(settings), args[1])
-    print(main.__doc__, file=sys.stderr)
-    return 2
+    return command(settings, *rest)
 
+
+def init_db(settings: Settings) -> int:
+    if not settings.mysql_host and not settings.dynamodb_table:
+        print("Nothing to do: set MYSQL_HOST and/or DYNAMODB_TABLE.", file=sys.stderr)
+        return 2
+    if settings.mysql_host:
+        ArtistStore(settings).create_schema()
+        where = f"{settings.mysql_host}:{settings.mysql_port}/{settings.mysql_database}"
+        print(f"MySQL: schema ready in {where}")
+    if settings.dynamodb_table:
+        outcome = DynamoCache(settings.dynamodb_table).create_table()
+        print(f"DynamoDB: table {settings.dynamodb_table} {outcome}, TTL on expires_at")
+    return 0
+
+
+def load_artists(settings: Settings, path: str) -> int:
+    if not settings.mysql_host:
+        print("Set MYSQL_HOST (and MYSQL_*) to load artists.", file=sys.stderr)
+        return 2
+    with open(path, encoding="utf-8-sig", newline="") as handle:
+        rows, rejected = read_curated_csv(handle)
+    counts = ArtistStore(settings).load_artists(rows)
+    print(f"loaded {len(rows)} rows: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    for reason in rejected:
+        print(f"rejected {reason}")
+    return 1 if rejected else 0
+
+
+COMMANDS: dict[str, tuple[int, Callable[..., int]]] = {
+    "init-db": (0, init_db),
+    "load-artists": (1, load_artists),
+}
 
 if __name__ == "__main__":
     sys.exit(main())

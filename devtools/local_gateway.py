@@ -22,6 +22,7 @@ import threading
 import time
 import urllib.request
 import uuid
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -126,69 +127,74 @@ def limit_problems(payload: bytes) -> list[str]:
     return validate_skill_response(body)
 
 
+class SkillHandler(BaseHTTPRequestHandler):
+    """The gateway's routes; `skill` and `files` are bound by make_handler_class."""
+
+    protocol_version = "HTTP/1.1"
+    skill: Callable[[dict, LambdaContext], dict]
+    files: dict[str, Path]
+
+    def do_POST(self):
+        path = self.path.rstrip("/")
+        length = int(self.headers.get("Content-Length") or 0)
+        payload = self.rfile.read(length)
+        if path == "/limits":
+            return self._send(200, {"problems": limit_problems(payload)})
+        if path != "/skill":
+            return self._send(404, {"error": "POST /skill"})
+        headers = dict(self.headers.items())
+        extra_headers = self._preview_key(headers)
+        body = payload.decode("utf-8", "replace")
+        event = proxy_event(body, headers)
+        result = self.skill(event, LambdaContext())
+        response_headers = {**(result.get("headers") or {}), **extra_headers}
+        self._send(result["statusCode"], result["body"], response_headers or None)
+
+    def _preview_key(self, headers: dict[str, str]) -> dict[str, str]:
+        """The chat page cannot know SKILL_API_KEY: its requests get it here, as the
+        x-api-key header OpenBuilder's skill settings would add."""
+        key = os.environ.get("SKILL_API_KEY", "")
+        names = {name.lower() for name in headers}
+        if not key or PREVIEW_HEADER.lower() not in names or "x-api-key" in names:
+            return {}
+        headers["x-api-key"] = key
+        return {"X-Chat-Preview-Api-Key": "added"}
+
+    def do_GET(self):
+        path = urlsplit(self.path).path
+        if path.rstrip("/") == "/skill":
+            return self._send(405, {"error": "POST a Kakao skill request to /skill"})
+        file = self.files.get(path)
+        if file is None:
+            return self._send(404, {"error": "not found: GET / is the chat preview"})
+        headers = {
+            "Content-Type": CHAT_TYPES[file.suffix],
+            "Cache-Control": "no-store",
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": CHAT_POLICY,
+        }
+        self._send(200, file.read_bytes(), headers)
+
+    def _send(self, status, body, headers=None):
+        if isinstance(body, bytes):
+            payload = body
+        else:
+            payload = (body if isinstance(body, str) else json.dumps(body)).encode("utf-8")
+        self.send_response(status)
+        for name, value in (headers or {"Content-Type": "application/json"}).items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, *args):  # the handler's own JSON log line says enough
+        pass
+
+
 def make_handler_class(handler):
-    files = chat_files()
-
-    class SkillHandler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def do_POST(self):
-            path = self.path.rstrip("/")
-            length = int(self.headers.get("Content-Length") or 0)
-            payload = self.rfile.read(length)
-            if path == "/limits":
-                return self._send(200, {"problems": limit_problems(payload)})
-            if path != "/skill":
-                return self._send(404, {"error": "POST /skill"})
-            headers = dict(self.headers.items())
-            extra_headers = self._preview_key(headers)
-            body = payload.decode("utf-8", "replace")
-            event = proxy_event(body, headers)
-            result = handler(event, LambdaContext())
-            response_headers = {**(result.get("headers") or {}), **extra_headers}
-            self._send(result["statusCode"], result["body"], response_headers or None)
-
-        def _preview_key(self, headers: dict[str, str]) -> dict[str, str]:
-            """The chat page cannot know SKILL_API_KEY: its requests get it here, as the
-            x-api-key header OpenBuilder's skill settings would add."""
-            key = os.environ.get("SKILL_API_KEY", "")
-            names = {name.lower() for name in headers}
-            if not key or PREVIEW_HEADER.lower() not in names or "x-api-key" in names:
-                return {}
-            headers["x-api-key"] = key
-            return {"X-Chat-Preview-Api-Key": "added"}
-
-        def do_GET(self):
-            path = urlsplit(self.path).path
-            if path.rstrip("/") == "/skill":
-                return self._send(405, {"error": "POST a Kakao skill request to /skill"})
-            file = files.get(path)
-            if file is None:
-                return self._send(404, {"error": "not found: GET / is the chat preview"})
-            headers = {
-                "Content-Type": CHAT_TYPES[file.suffix],
-                "Cache-Control": "no-store",
-                "X-Content-Type-Options": "nosniff",
-                "Content-Security-Policy": CHAT_POLICY,
-            }
-            self._send(200, file.read_bytes(), headers)
-
-        def _send(self, status, body, headers=None):
-            if isinstance(body, bytes):
-                payload = body
-            else:
-                payload = (body if isinstance(body, str) else json.dumps(body)).encode("utf-8")
-            self.send_response(status)
-            for name, value in (headers or {"Content-Type": "application/json"}).items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        def log_message(self, *args):  # the handler's own JSON log line says enough
-            pass
-
-    return SkillHandler
+    """SkillHandler answering POST /skill with `handler` (a lambda_handler)."""
+    bound = {"skill": staticmethod(handler), "files": chat_files()}
+    return type("BoundSkillHandler", (SkillHandler,), bound)
 
 
 def start_demo_spotify(mode: str):

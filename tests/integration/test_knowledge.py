@@ -14,13 +14,13 @@ import pytest
 
 from devtools.containers import close_containers
 from devtools.local_gateway import kakao_request
+from devtools.related import main as related_command
 
 from .conftest import (
     REPO,
     TABLE,
     artist_search_calls,
     ask,
-    clear_table,
     component,
     dynamodb,
     mysql_kwargs,
@@ -195,10 +195,6 @@ def test_what_users_ask_next_becomes_a_relation(env, mysql_config):
     ask_as(container, "user-b", "DAY6")
     container.skill_app().store.settled()
     status, body = ask(new_container(), "아이유")
-    # What the store knows of IU is cached for the hour, new co-asks included after it.
-    assert "DAY6" not in [reply["label"] for reply in body["template"]["quickReplies"]]
-    expire_cached_knowledge(env["AWS_ENDPOINT_URL_DYNAMODB"])
-    status, body = ask(new_container(), "아이유")
     assert "DAY6" in [reply["label"] for reply in body["template"]["quickReplies"]]
     assert (
         "• DAY6 · 이 아티스트를 찾은 사람들이 함께 찾음"
@@ -222,23 +218,22 @@ def test_what_users_ask_next_becomes_a_relation(env, mysql_config):
     assert not any("user" in key for key in stored)
 
 
-def expire_cached_knowledge(endpoint: str) -> None:
-    clear_table(endpoint, "knowledge#")
-
-
-def test_the_stores_knowledge_is_cached_with_a_refresh_time(env, capsys):
-    ask(new_container(), "아이유")
-    capsys.readouterr()
-    status, body = ask(new_container(), "아이유")
-    logged = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    answered = next(line for line in logged if line["message"] == "skill answered")
-    assert answered["layers"]["knowledge"] == "dynamodb"
+def test_the_stores_knowledge_is_kept_in_the_containers_memory_for_an_hour(env):
+    container = new_container()
+    status, body = ask(container, "아이유")
     assert len(body["template"]["quickReplies"]) >= 3
-    item = dynamodb(env["AWS_ENDPOINT_URL_DYNAMODB"]).get_item(
-        TableName=TABLE, Key={"pk": {"S": f"knowledge#{answered['resolved_id']}"}}
-    )["Item"]
-    lifetime = int(item["expires_at"]["N"]) - time.time()
-    assert 3000 < lifetime <= 3600
+    artist_id = body["data"]["artist_id"]
+    expires_at, knowledge = container.skill_app().memory._items[f"knowledge#{artist_id}"]
+    assert knowledge.tags and knowledge.related
+    assert 3500 < expires_at - time.time() <= 3600
+    # Not shared through DynamoDB: another container reads the store itself.
+    items = dynamodb(env["AWS_ENDPOINT_URL_DYNAMODB"]).scan(TableName=TABLE)["Items"]
+    assert not [item for item in items if item["pk"]["S"].startswith("knowledge#")]
+
+
+def related(container, name: str) -> int:
+    """`make related NAME=…` against this container's store."""
+    return related_command([name], container)
 
 
 def age_co_asks(mysql_config, days: int) -> None:
@@ -259,11 +254,9 @@ def test_two_users_a_day_apart_count_and_a_month_later_it_has_faded(env, mysql_c
     ask_as(container, "user-b", "아이유")
     ask_as(container, "user-b", "데이식스")
     container.skill_app().store.settled()
-    expire_cached_knowledge(env["AWS_ENDPOINT_URL_DYNAMODB"])
     status, body = ask(new_container(), "아이유")
     assert "DAY6" in [reply["label"] for reply in body["template"]["quickReplies"]]
     age_co_asks(mysql_config, 31)  # a month on, nobody else: the count has halved below 1
-    expire_cached_knowledge(env["AWS_ENDPOINT_URL_DYNAMODB"])
     status, body = ask(new_container(), "아이유")
     assert "DAY6" not in [reply["label"] for reply in body["template"]["quickReplies"]]
 
@@ -272,7 +265,7 @@ def test_related_command_prints_each_sources_contribution(env, capsys):
     container = new_container()
     ask(container, "BLACKPINK")  # its tracks credit Lady Gaga, Selena Gomez, Dua Lipa
     capsys.readouterr()
-    assert container.main(["related", "블랙핑크"]) == 0
+    assert related(container, "블랙핑크") == 0
     out = capsys.readouterr().out
     lines = out.splitlines()
     header = next(line for line in lines if line.lstrip().startswith("#"))
@@ -282,14 +275,16 @@ def test_related_command_prints_each_sources_contribution(env, capsys):
     assert float(gaga[-4]) > 0  # the cocredit column
     scores = [float(line.split()[-7]) for line in lines if line[:3].strip().isdigit()]
     assert len(scores) >= 3 and scores == sorted(scores, reverse=True)
-    assert container.main(["related", "자전거"]) == 1
+    assert related(container, "자전거") == 1
+    assert "no artist of that name" in capsys.readouterr().err
+    assert related(container, "!!!") == 1  # no letters: nothing to look up
     assert "no artist of that name" in capsys.readouterr().err
 
 
 def test_a_group_and_its_members_are_related_both_ways(env, capsys):
     container = new_container()
     capsys.readouterr()
-    assert container.main(["related", "블랙핑크"]) == 0
+    assert related(container, "블랙핑크") == 0
     ranked = [line[5:29].strip() for line in capsys.readouterr().out.splitlines()[3:7]]
     assert sorted(ranked) == ["JENNIE", "JISOO", "LISA", "ROSÉ"]
     status, body = ask(container, "로제")
@@ -332,7 +327,8 @@ def test_users_asking_at_once_are_all_counted(env, mysql_config, capsys):
     with concurrent.futures.ThreadPoolExecutor(len(pairs)) as pool:
         list(pool.map(user_session, range(len(pairs))))
     logged = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert [line for line in logged if line["level"] != "INFO"] == []
+    problems = [line for line in logged if line["level"] != "INFO"]
+    assert problems == [], json.dumps(problems, ensure_ascii=False)
     with pymysql.connect(**mysql_kwargs(mysql_config)) as conn, conn.cursor() as cursor:
         cursor.execute("SELECT COUNT(*) FROM co_asks")
         assert cursor.fetchone() == (len(pairs),)
@@ -353,7 +349,7 @@ def test_a_note_that_waits_on_a_lock_is_written_on_its_next_try(env, mysql_confi
     def give_up_on_locks_after_1_s(cursor):  # instead of MySQL's 50
         cursor.execute("SET SESSION innodb_lock_wait_timeout = 1")
 
-    store.use("test", give_up_on_locks_after_1_s, None, container.Trace("test"), None)
+    store.use("test", give_up_on_locks_after_1_s, None, container.Trace(), None)
     user_key = hashlib.sha256(b"patient-user").hexdigest()[:16]
     with pymysql.connect(**mysql_kwargs(mysql_config)) as conn, conn.cursor() as cursor:
         conn.begin()
@@ -369,7 +365,8 @@ def test_a_note_that_waits_on_a_lock_is_written_on_its_next_try(env, mysql_confi
     logged = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     retried = [line for line in logged if line["message"] == "mysql lock conflict, trying again"]
     assert [(line["operation"], line["attempt"]) for line in retried] == [("record_ask", 1)]
-    assert [line for line in logged if line["level"] != "INFO"] == []
+    problems = [line for line in logged if line["level"] != "INFO"]
+    assert problems == [], json.dumps(problems, ensure_ascii=False)
     with pymysql.connect(**mysql_kwargs(mysql_config)) as conn, conn.cursor() as cursor:
         cursor.execute(
             "SELECT a.name, b.name FROM co_asks c JOIN artists a ON a.id = c.artist_id"

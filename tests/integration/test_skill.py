@@ -231,26 +231,20 @@ def test_a_spotify_rate_limit_answers_politely_and_stops_calling(env, spotify):
     assert status == 200 and spotify_calls(spotify) == calls
 
 
-def test_a_rate_limit_seen_by_one_container_stops_the_others_through_dynamodb(env, spotify):
-    warm = new_container()
-    status, body = ask(warm, "아이유")  # cached before the limit: still answerable after
+def test_a_container_that_met_a_rate_limit_answers_from_the_caches_until_its_end(env, spotify):
+    status, body = ask(new_container(), "아이유")  # cached before the limit
     assert component(body, "basicCard")["title"] == "IU"
     spotify.add_fault("status", status=429, retry_after=3600, reason="QUOTA_EXCEEDED")
-    status, body = ask(new_container(), "Coldplay")
+    limited = new_container()
+    status, body = ask(limited, "Coldplay")
     assert status == 200 and "잠시 뒤에" in text_of(body)
-    spotify.clear_faults()  # Spotify would answer now; the others must not ask it
+    spotify.clear_faults()  # Spotify would answer now; this container waits as it was told
     spotify.reset_calls()
-
-    other = new_container()
-    status, body = ask(other, "Dua Lipa")
+    status, body = ask(limited, "Dua Lipa")
     assert status == 200 and "잠시 뒤에" in text_of(body)
-    status, body = ask(other, "아이유")
+    status, body = ask(limited, "아이유")
     assert component(body, "basicCard")["title"] == "IU"
     assert spotify_calls(spotify) == 0
-    breaker = dynamodb(env["AWS_ENDPOINT_URL_DYNAMODB"]).get_item(
-        TableName=TABLE, Key={"pk": {"S": "breaker#spotify"}}
-    )["Item"]
-    assert float(breaker["expires_at"]["N"]) > time.time() + 3500
 
 
 def test_premium_required_is_logged_for_the_operator_as_exactly_that(env, spotify, capsys):
@@ -366,22 +360,6 @@ def test_injection_strings_are_matched_literally(env, mysql_config):
     with pymysql.connect(**mysql_kwargs(mysql_config)) as conn, conn.cursor() as cursor:
         cursor.execute("SELECT COUNT(*) FROM artists")
         assert cursor.fetchone()[0] > 100
-
-
-def test_the_store_connects_without_loading_the_ca_store(env, monkeypatch, capsys):
-    """pymysql's default would load the system CA store (25 ms) on every connect, unused."""
-    import ssl
-
-    def refuse(*args, **kwargs):
-        raise AssertionError("the CA store was loaded")
-
-    monkeypatch.setattr(ssl, "create_default_context", refuse)
-    status, body = ask(new_container(), "뉴진스")
-    assert component(body, "basicCard")["title"] == "NewJeans"
-    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines() if x.startswith("{")]
-    answered = next(line for line in lines if line["message"] == "skill answered")
-    assert answered["mysql_calls"] >= 2 and answered["outcome"] == "artist"
-    assert not [line for line in lines if line["level"] in ("WARNING", "ERROR")]
 
 
 def test_an_extended_app_remembers_its_endpoints_work_and_keeps_top_tracks(env, spotify):
