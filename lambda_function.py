@@ -6,7 +6,7 @@ is the artist's card, tracks and related artists, with quick replies to keep the
 The file reads top-down: settings, the handler and the container's app, the look-up, then the
 parts it uses: the Kakao request, names, related artists, rendering, Spotify, the MySQL store,
 the caches, the time budget and logging. Operator commands close it:
-`python lambda_function.py init-db | load-artists data/artists.csv`.
+`python lambda_function.py init-db | load-artists data/artists.csv | export-entity FILE`.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import binascii
 import concurrent.futures
 import contextlib
 import contextvars
+import csv
 import dataclasses
 import difflib
 import functools
@@ -32,6 +33,7 @@ import time
 import unicodedata
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from pathlib import Path
 from typing import Any, NotRequired, TypedDict, TypeVar
 
 import boto3
@@ -57,6 +59,8 @@ MAX_QUERY_CHARS = 100  # longer than any artist name worth searching for
 SPOTIFY_SEARCH_LIMIT = 10  # development-mode apps get 400 above 10
 SHOWN_RELATED = 9  # quick replies: at most 10
 EXAMPLE_ARTISTS = ("아이유", "뉴진스", "BTS", "오마이걸")
+# What a message asks for (Ask.kind), and so which answer it gets.
+ARTIST, SONGS, SIMILAR, SONG, HELP, CHAT = "artist", "songs", "similar", "song", "help", "chat"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -188,8 +192,6 @@ def environment_with_secret(env: Mapping[str, str]) -> dict[str, str]:
 
 # ---- Handler and the container's app ----------------------------------------------------------
 
-ASK_FOR_NAME = "궁금한 아티스트 이름을 입력해 주세요. 예: 아이유, 뉴진스, BTS"
-NAME_TOO_LONG = f"아티스트 이름이 너무 길어요. {MAX_QUERY_CHARS}자 안으로 입력해 주세요."
 NOT_CONFIGURED = "아직 음악 정보 연결(Spotify)이 설정되지 않았어요. 챗봇 관리자에게 알려 주세요 🙏"
 SPOTIFY_BUSY = "지금은 음악 정보를 불러오기 어려워요. 잠시 뒤에 다시 물어봐 주세요 🙏"
 SORRY = "앗, 잠깐 문제가 생겼어요. 잠시 뒤에 다시 물어봐 주세요 🙏"
@@ -250,6 +252,8 @@ class SkillApp:
         self.store = ArtistStore(settings) if settings.mysql_host else None
         self.spotify = SpotifyGateway(settings) if settings.spotify_configured else None
         self.pool = concurrent.futures.ThreadPoolExecutor(6, thread_name_prefix="lookup")
+        self._names: NameIndex | None = None
+        self._names_until = 0.0
 
     def start(self, work: Callable[..., T], *args: Any) -> concurrent.futures.Future[T]:
         """`work(*args)` on the container's pool, alongside the request's other calls."""
@@ -271,39 +275,62 @@ class SkillApp:
         return answer
 
     def answer(self, request: SkillRequest, deadline: Deadline, trace: Trace) -> dict[str, Any]:
-        refusal = self.refusal(request)
-        if refusal is not None:
-            trace.outcome, text, examples = refusal
-            return render_text(text, examples)
-        assert self.spotify is not None  # refusal() says so otherwise
-        try:
-            result = Lookup(self, self.spotify, deadline, trace).answer(request)
-        except SpotifyError as error:
-            log_spotify_error(error)
-            trace.outcome = "spotify_unavailable"
-            return render_text(SPOTIFY_BUSY)
-        except TimeoutError:
-            trace.outcome = "timeout"
-            return render_text(SPOTIFY_BUSY)
-        if isinstance(result, NotFound):
-            trace.outcome = "not_found"
-            return render_not_found(result)
-        trace.outcome = "partial" if result.notes else "artist"
-        return render_artist(result)
-
-    def refusal(self, request: SkillRequest) -> tuple[str, str, bool] | None:
-        """(outcome, text, with examples) when the request cannot be looked up at all."""
         if not request.query and not request.artist_id:
-            return "empty", ASK_FOR_NAME, True
-        if len(request.query) > MAX_QUERY_CHARS:
-            return "too_long", NAME_TOO_LONG, False
+            trace.outcome = "empty"
+            return render_help(HELP, request.block_id)
+        ask = self.understand(request, deadline, trace)
+        if ask.kind in (HELP, CHAT):
+            trace.outcome = ask.kind  # no Spotify call for greetings, help and chat
+            return render_help(ask.kind, request.block_id)
         if self.spotify is None:
-            log_fields(
-                logging.ERROR,
-                "SPOTIFY_CLIENT_ID / SPOTIFY_CLIENT_SECRET are not set: the skill cannot answer",
-            )
-            return "not_configured", NOT_CONFIGURED, False
-        return None
+            trace.outcome = "not_configured"
+            log_fields(logging.ERROR, "SPOTIFY_CLIENT_ID / SPOTIFY_CLIENT_SECRET are not set")
+            return render_text(NOT_CONFIGURED)
+        try:
+            result = Lookup(self, self.spotify, deadline, trace).answer(request, ask)
+        except (SpotifyError, TimeoutError) as error:
+            trace.outcome = "timeout" if isinstance(error, TimeoutError) else "spotify_unavailable"
+            if isinstance(error, SpotifyError):
+                log_spotify_error(error)
+            return render_text(SPOTIFY_BUSY)
+        trace.outcome = "not_found" if isinstance(result, NotFound) else result.kind
+        if isinstance(result, NotFound):
+            return render_not_found(result, request.block_id)
+        names = self.names(trace, deadline)
+        return render_artist(in_korean(result, names), request.block_id)
+
+    def understand(self, request: SkillRequest, deadline: Deadline, trace: Trace) -> Ask:
+        if request.artist_id:  # our own button: its id says who
+            return Ask(ARTIST, request.artist_name, known=True)
+        ask = understand(request, self.names(trace, deadline))
+        trace.layers["ask"] = ask.kind
+        return ask
+
+    def names(self, trace: Trace, deadline: Deadline) -> NameIndex:
+        """The container's index of known names: the curated file and the store's aliases,
+        read again after NAMES_TTL_S (or on the next request, when the store did not answer)."""
+        if self._names is None or time.monotonic() > self._names_until:
+            index, complete = NameIndex(), True
+            index.add_curated(read_curated_file())
+            if self.store:
+                aliases = self.store.all_aliases(trace, deadline)
+                index.add_aliases(aliases or [])
+                complete = aliases is not None
+            self._names = index
+            self._names_until = time.monotonic() + (NAMES_TTL_S if complete else 0)
+        return self._names
+
+
+NAMES_TTL_S = 3600  # how long a container keeps its index of names before reading it again
+
+
+def in_korean(answer: ArtistAnswer, names: NameIndex) -> ArtistAnswer:
+    """The names users know: Korean beside Spotify's Latin ones ("성시경 (Sung Si Kyung)")."""
+    related: list[Related] = [
+        {**entry, "korean": names.korean_name(entry["name"])} for entry in answer.related
+    ]
+    korean = names.korean_name(answer.artist["name"])
+    return dataclasses.replace(answer, korean_name=korean, related=related)
 
 
 # ---- Look-up: which artist, then what to show ------------------------------------------------
@@ -318,6 +345,7 @@ ENDPOINTS = ("top-tracks", "related-artists")  # the ones development-mode apps 
 class Found:
     artist_id: str
     snapshot: Artist | None = None  # the artist as a search just returned it
+    song: Track | None = None  # the song the user named, when it was a title
 
 
 @dataclasses.dataclass(frozen=True)
@@ -334,6 +362,9 @@ class ArtistAnswer:
     related: list[Related]
     tags: list[str]
     notes: list[str] = dataclasses.field(default_factory=list)
+    kind: str = ARTIST  # what was asked: the artist, songs, similar artists, or a song
+    song: Track | None = None
+    korean_name: str = ""  # the name users know, when Spotify's is another
 
 
 @dataclasses.dataclass
@@ -364,35 +395,48 @@ class Lookup:
         self.stored: StoredArtist | None = None  # the store's row for the name asked
         self.endpoints: dict[str, Any] = {}  # what the cache says of ENDPOINTS
 
-    def answer(self, request: SkillRequest) -> ArtistAnswer | NotFound:
+    def answer(self, request: SkillRequest, ask: Ask) -> ArtistAnswer | NotFound:
         try:
             with self.trace.stage("resolve"):
-                found = self.resolve(request)
-            answer = found if isinstance(found, NotFound) else self.about(found, request)
+                found = self.resolve(request, ask)
+            answer = found if isinstance(found, NotFound) else self.about(found, request, ask)
+            if answer is None:  # a button whose id Spotify no longer knows: its name, then
+                found = self.resolve_name(Ask(ARTIST, request.artist_name or request.utterance))
+                answer = found if isinstance(found, NotFound) else self.about(found, request, ask)
             if isinstance(answer, ArtistAnswer):
                 self.learn_from(request, answer)
-            return answer
+            return answer or NotFound(request.query)
         finally:
             with self.trace.stage("cache_write"):
                 self.cache.flush()
 
     # -- which artist: the button's id, then memory, the store, the cache, Spotify
 
-    def resolve(self, request: SkillRequest) -> Found | NotFound:
+    def resolve(self, request: SkillRequest, ask: Ask) -> Found | NotFound:
         if request.artist_id:
             self.trace.layers["name"] = "button"
             return Found(request.artist_id)
-        key = name_key(request.query)
+        if ask.kind == SONG:
+            return self.song_titled(ask.name) or self.remember_missing(ask.name, [])
+        found = self.resolve_name(ask)
+        if isinstance(found, NotFound) and ask.kind == ARTIST and not ask.known:
+            return self.song_titled(ask.name) or found  # no such artist: maybe a song title
+        return found
+
+    def resolve_name(self, ask: Ask) -> Found | NotFound:
+        query, key = ask.name, name_key(ask.name)
         if not key:
-            return NotFound(request.query)  # only symbols or emoji: nothing to search for
+            return NotFound(query)  # only symbols or emoji: nothing to search for
         for step in (self.from_memory, self.from_store, self.from_cache):
-            found = step(request.query, key)
+            found = step(query, key)
             if found is not None:
                 return found
-        return self.from_spotify(request.query, key)
+        return self.from_spotify(query, key)
 
     def from_memory(self, query: str, key: str) -> Found | NotFound | None:
-        return self.from_entry(self.app.memory.get(f"name#{key}"), "memory", query)
+        memory = self.app.memory
+        entry = memory.get(f"name#{key}") or memory.get(f"missing#{query}")
+        return self.from_entry(entry, "memory", query)
 
     def from_store(self, query: str, key: str) -> Found | None:
         self.stored = self.store.find_alias(key, self.trace, self.deadline) if self.store else None
@@ -404,7 +448,9 @@ class Lookup:
         return Found(self.stored.spotify_id)
 
     def from_cache(self, query: str, key: str) -> Found | NotFound | None:
-        return self.from_entry(self.cache.get(f"name#{key}"), "dynamodb", query)
+        found = self.cache.get_many([f"name#{key}", f"missing#{query}"])
+        entry = next((value for value, _ in found.values()), None)
+        return self.from_entry(entry, "dynamodb", query)
 
     def from_entry(
         self, entry: NameEntry | None, layer: str, query: str
@@ -429,7 +475,7 @@ class Lookup:
             if self.stored:
                 best = pick_artist(self.stored.name, self.search_artists(self.stored.name))
         if best is None:
-            return self.remember_missing(query, key, candidates)
+            return self.remember_missing(query, candidates)
         self.remember_found(query, key, best)
         return Found(best["id"], best)
 
@@ -446,14 +492,36 @@ class Lookup:
         self.cache.put(f"name#{key}", {"id": near.spotify_id}, self.settings.cache_seconds)
         return Found(near.spotify_id)
 
-    def remember_missing(self, query: str, key: str, candidates: list[Artist]) -> NotFound:
+    def remember_missing(self, query: str, candidates: list[Artist]) -> NotFound:
+        """Spotify knows no such artist: remembered for exactly what was searched, so that
+        "아이유?" or a look-alike never makes "아이유" unknown."""
         top = candidates[0] if candidates else None
         suggestion: ArtistRef | None = {"id": top["id"], "name": top["name"]} if top else None
         entry: NameEntry = {"missing": True, "suggestion": suggestion}
-        self.cache.put(f"name#{key}", entry, self.settings.negative_cache_seconds)
+        self.cache.put(f"missing#{query}", entry, self.settings.negative_cache_seconds)
         return NotFound(query, suggestion)
 
+    def song_titled(self, title: str) -> Found | None:
+        """The song a text names, by a track search (remembered either way), and its artist."""
+        key = name_key(title)
+        if len(key) < 2 or len(title) > MAX_QUERY_CHARS:
+            return None
+        entry: SongEntry | None = self.cache.get(f"song#{key}")
+        if entry is None:
+            songs = self.app.start(self.spotify.search_songs, title, self.deadline, self.trace)
+            tracks = songs.result(timeout=self.deadline.left() + 0.05)
+            song = next((t for t in tracks if same_title(key, t["name"]) and t["artists"]), None)
+            entry = {"track": song} if song else {"missing": True}
+            ttl = self.settings.cache_seconds if song else self.settings.negative_cache_seconds
+            self.cache.put(f"song#{key}", entry, ttl)
+        song = entry.get("track")
+        if not song:
+            return None
+        self.trace.layers["song"] = "found"
+        return Found(song["artists"][0]["id"], song=song)
+
     def remember_found(self, query: str, key: str, best: Artist) -> None:
+        self.learn_name(query, best)
         if self.store:
             stored = self.stored
             same = stored is not None and name_key(stored.name) == name_key(best["name"])
@@ -464,18 +532,21 @@ class Lookup:
 
     # -- what to show about it
 
-    def about(self, found: Found, request: SkillRequest) -> ArtistAnswer | NotFound:
+    def about(self, found: Found, request: SkillRequest, ask: Ask) -> ArtistAnswer | None:
+        """What to show about the artist; None for a button id Spotify does not know."""
         self.trace.resolved_id = found.artist_id
-        remembered = self.app.memory.get(f"answer#{found.artist_id}")
-        if remembered is not None:
+        answer = self.app.memory.get(f"answer#{found.artist_id}")
+        if answer is not None:
             self.trace.layers["answer"] = "memory"
-            return remembered
-        try:
-            return self.assemble(found, request.query)
-        except SpotifyError as error:
-            if request.artist_id and error.status in (400, 404):
-                return NotFound(request.query)  # a stale or forged button id
-            raise
+        else:
+            try:
+                answer = self.assemble(found, ask.name)
+            except SpotifyRefused as error:
+                if request.artist_id and error.status in (400, 404):
+                    return None  # a stale or forged button id
+                raise
+        kind = SONG if found.song else ask.kind
+        return dataclasses.replace(answer, kind=kind, song=found.song)
 
     def assemble(self, found: Found, asked: str) -> ArtistAnswer:
         """Cached parts first, the rest from Spotify and MySQL in parallel, collected until the
@@ -635,6 +706,11 @@ class Lookup:
         if self.store:
             self.store.record_ask(request.user_hash, answer.artist, self.trace)
 
+    def learn_name(self, typed: str, artist: ArtistRef) -> None:
+        """A name the container now knows, for finding it inside sentences too."""
+        if self.app._names is not None:
+            self.app._names.add(typed, artist["name"])
+
     def learn_confirmed_alias(self, typed: str, artist: Artist) -> None:
         key = name_key(typed)
         if key and len(typed) <= MAX_QUERY_CHARS:
@@ -671,11 +747,20 @@ class HttpRequest:
 
 @dataclasses.dataclass(frozen=True)
 class SkillRequest:
-    query: str  # the artist's name as typed, cleaned
+    utterance: str  # what the user typed or tapped, cleaned
+    entities: tuple[str, ...]  # artist entities' values: the resolved value before the text typed
+    others: tuple[str, ...]  # custom entities' values: artists only when the bot knows the name
     artist_id: str | None  # Spotify id carried by a quick reply or button we sent
+    artist_name: str  # the name that button carried with it
     confirms_alias: str  # the name a "did you mean" quick reply confirms, if any
     user_hash: str  # a hash of the bot user key: enough to correlate, not to identify
     surface: str
+    block_id: str  # the block that called: data-carrying quick replies come back to it
+
+    @property
+    def query(self) -> str:
+        """What the request names, before it is understood."""
+        return self.artist_name or next(iter(self.entities), "") or self.utterance
 
     def log_fields(self) -> dict[str, Any]:
         return {
@@ -687,7 +772,9 @@ class SkillRequest:
 
 
 SPOTIFY_ID = re.compile(r"^[0-9A-Za-z]{22}$")
-ARTIST_PARAMS = ("solo", "group", "artist")
+# Parameters that name an artist, whatever the entity behind them (README "오픈빌더 연결").
+ARTIST_PARAMS = ("solo", "group", "artist", "singer", "sys_person_name", "sys_person_group")
+ARTIST_PARAM = re.compile(r"artist|singer|person|가수|아티스트|그룹|솔로", re.IGNORECASE)
 
 
 def accepted_body(event: Any, api_key: str) -> dict[str, Any]:
@@ -780,32 +867,45 @@ def param_text(value: Any) -> str:
 
 
 def skill_request_from(body: dict[str, Any]) -> SkillRequest:
-    """The artist asked for: our own button's extra, then parameters, then the utterance."""
+    """The request's parts, each checked: our own button's extra, the parameters by meaning,
+    the utterance."""
     action = _as_dict(body.get("action"))
     user_request = _as_dict(body.get("userRequest"))
     extra = _as_dict(action.get("clientExtra"))
     artist_id = extra.get("artist_id")
     surface = _as_dict(user_request.get("params")).get("surface")
+    block_id = _as_dict(user_request.get("block")).get("id")
+    entities, others = entity_values(action)
     return SkillRequest(
-        query=asked_name(extra, action, user_request),
+        utterance=clean_query(user_request.get("utterance")),
+        entities=entities,
+        others=others,
         artist_id=artist_id if isinstance(artist_id, str) and SPOTIFY_ID.match(artist_id) else None,
+        artist_name=clean_query(extra.get("artist_name")),
         confirms_alias=clean_query(extra.get("confirms")),
         user_hash=user_hash(_as_dict(user_request.get("user")).get("id")),
         surface=surface if isinstance(surface, str) else "",
+        block_id=block_id if isinstance(block_id, str) else "",
     )
 
 
-def asked_name(extra: dict[str, Any], action: dict[str, Any], user_request: dict[str, Any]) -> str:
+def entity_values(action: dict[str, Any]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(artist entities, other custom entities): each parameter's resolved value, or the text
+    typed. System entities that are not names (dates, numbers, places, free text) are left out."""
     params = _as_dict(action.get("params"))
     detail = _as_dict(action.get("detailParams"))
-    detail_names = [*ARTIST_PARAMS, *(name for name in detail if name not in ARTIST_PARAMS)]
-    candidates = [
-        extra.get("artist_name"),
-        *(params.get(name) for name in ARTIST_PARAMS),
-        *(_as_dict(detail.get(name)).get("origin") for name in detail_names),
-        user_request.get("utterance"),
-    ]
-    return next((text for text in map(param_text, candidates) if text), "")
+    order = {name: rank for rank, name in enumerate(ARTIST_PARAMS)}
+    names = sorted({*params, *detail}, key=lambda n: (order.get(n, len(order)), str(n)))
+    artists, others = [], []
+    for name in names:
+        found = _as_dict(detail.get(name))
+        value = param_text(found.get("value")) or param_text(found.get("origin"))
+        value = value or param_text(params.get(name))
+        if name in ARTIST_PARAMS or ARTIST_PARAM.search(str(name)):
+            artists.append(value)
+        elif not str(name).startswith("sys_"):
+            others.append(value)
+    return tuple(v for v in artists if v), tuple(v for v in others if v)
 
 
 def user_hash(user_key: Any) -> str:
@@ -950,6 +1050,223 @@ def closest_alias(key: str, aliases: Iterable[tuple[str, Any]]) -> Any | None:
     """The owner of the one alias `key` misspells; None when none does, or several owners'."""
     owners = {owner for alias_key, owner in aliases if is_misspelling(key, alias_key)}
     return owners.pop() if len(owners) == 1 else None
+
+
+# ---- What the user asked ---------------------------------------------------------------------
+
+MAX_NAME_WORDS = 4  # the longest artist name, in words ("Red Hot Chili Peppers")
+MAX_SENTENCE_CHARS = 300  # longer is chat, and never parsed: parsing is not free
+MAX_FILLER_CHARS = 40  # particles and request words after a name, all together
+CURATED_FILE = Path(__file__).with_name("data") / "artists.csv"
+
+
+def _keys(words: str) -> frozenset[str]:
+    return frozenset(name_key(word) for word in words.split())
+
+
+HELP_PHRASES = _keys(
+    "안녕 안녕하세요 안뇽 하이 ㅎㅇ hi hello 헬로 반가워 반가워요 도움말 도움 help"
+    " 사용법 메뉴 처음으로 처음 시작 시작하기 start 뭐할수있어 뭐할수있어요 뭘할수있어"
+    " 뭐해줄수있어 뭐하는봇이야 너누구야 누구세요 기능 고마워 고마워요 고맙습니다 감사"
+    " 감사해요 감사합니다 땡큐 thanks thankyou 인기아티스트 인기가수 추천해줘 아무나"
+)
+SONG_WORDS = _keys("노래 곡 인기곡 대표곡 최신곡 신곡 음악 트랙 들려줘 틀어줘 song songs")
+SIMILAR_WORDS = _keys("비슷한 비슷 같은 닮은 유사한 similar")
+# Words around a name that ask something of it; folded away before anything is searched.
+OTHER_REQUEST_WORDS = _keys(
+    "알려줘 알려주세요 알려 줘 주세요 해줘 해주세요 좀 추천 추천해줘 추천해주세요 추천해"
+    " 정보 소개 누구야 누구 누구예요 누군지 누구지 좋아해 좋아 좋아요 가수 가수들"
+    " 아티스트 그룹 밴드 아이돌 래퍼 뮤지션 검색 찾아줘 찾아 뭐야 뭐있어 어때 궁금해 궁금 대해 관해"
+    " 말해줘 보여줘 거 거야 꺼 야 요 ㅋㅋ ㅎㅎ 이 그 저 이거 스타일 느낌 있어 뭐 어떤 들"
+)
+REQUEST_WORDS = SONG_WORDS | SIMILAR_WORDS | OTHER_REQUEST_WORDS
+PARTICLES = _keys(
+    "이랑 랑 하고 은 는 이 가 을 를 의 도 요 이요 이야 야 에 께 한테 에게 처럼 이란 란 으로 로"
+)
+FILLERS = REQUEST_WORDS | PARTICLES
+SENTENCE_ENDINGS = ("요", "다", "까", "니", "죠", "네", "지", "냐")
+NOT_A_NAME = re.compile(r"https?://|www\.|\.(com|net|kr|jpg|png|gif)\b", re.IGNORECASE)
+
+
+@dataclasses.dataclass(frozen=True)
+class Ask:
+    """What one message asks: the kind of answer, and the name (or song title) to look up."""
+
+    kind: str
+    name: str = ""
+    known: bool = False  # the name is one the bot's index holds
+
+
+class NameIndex:
+    """Every artist name the bot knows, by key: the curated file, the store's aliases and names
+    it learned. Built once per container; finds the longest known name inside a sentence."""
+
+    def __init__(self) -> None:
+        self._canonical: dict[str, str] = {}  # name key -> the name to look up
+        self._korean: dict[str, str] = {}  # name key -> the artist's Korean name
+        self._longest = 0  # the longest key: no longer slice of a sentence is looked up
+
+    def add(self, alias: str, canonical: str, korean: str = "") -> None:
+        key = name_key(alias)
+        if len(key) >= 2 or (key and not key.isascii()):
+            self._longest = max(self._longest, len(key))
+            self._canonical.setdefault(key, canonical)
+            if korean:
+                self._korean.setdefault(key, korean)
+
+    def add_curated(self, rows: Iterable[CuratedArtist]) -> None:
+        for row in rows:
+            names = (row.name, *row.aliases)
+            korean = next((name for name in names if has_hangul(name)), "")
+            for name in names:
+                self.add(name, row.name, korean)
+
+    def add_aliases(self, pairs: Iterable[tuple[str, str]]) -> None:
+        """(alias, artist name) pairs from the store; a Hangul alias is the Korean name."""
+        pairs = list(pairs)
+        korean: dict[str, str] = {}
+        for alias, name in pairs:
+            if has_hangul(alias):
+                korean.setdefault(name, alias)
+        for alias, name in pairs:
+            self.add(alias, name, korean.get(name, ""))
+
+    def canonical(self, text: str) -> str | None:
+        return self._canonical.get(name_key(text))
+
+    def korean_name(self, name: str) -> str:
+        """The Korean name users know an artist by, when it differs from `name`."""
+        korean = self._korean.get(name_key(name), "")
+        return korean if korean and not has_hangul(name) else ""
+
+    def find_in(self, words: list[str]) -> tuple[str, list[str]] | None:
+        """The longest known name in `words` (a particle or request word may follow it in the
+        same word): (its canonical form, the other words, that particle or word included)."""
+        keys = [name_key(word) for word in words]
+        best: tuple[int, str, int, int, str] | None = None
+        for start in range(len(keys)):
+            for length, canonical, end, rest in self._names_from(keys, start):
+                if best is None or length > best[0]:
+                    best = (length, canonical, start, end, rest)
+        if best is None:
+            return None
+        _, canonical, start, end, rest = best
+        return canonical, [*words[:start], rest, *words[end:]]
+
+    def _names_from(self, keys: list[str], start: int) -> Iterator[tuple[int, str, int, str]]:
+        joined = ""
+        for end in range(start, min(len(keys), start + MAX_NAME_WORDS)):
+            before, joined = len(joined), joined + keys[end]
+            for cut in range(min(len(joined), self._longest), before, -1):
+                canonical = self._canonical.get(joined[:cut])
+                if canonical and is_filler(joined[cut:]):
+                    yield cut, canonical, end + 1, joined[cut:]
+                    break
+
+
+@functools.cache
+def read_curated_file() -> tuple[CuratedArtist, ...]:
+    """The curated artists shipped beside this file in the zip (none where it is missing)."""
+    try:
+        with CURATED_FILE.open(encoding="utf-8-sig", newline="") as handle:
+            return tuple(read_curated_csv(handle)[0])
+    except OSError:
+        return ()
+
+
+def has_hangul(text: str) -> bool:
+    return any(_is_hangul(ch) for ch in text)
+
+
+@functools.cache
+def is_filler(key: str) -> bool:
+    """Is this key (letters only) made of particles and request words alone? ("랑비슷한가수")"""
+    if len(key) > MAX_FILLER_CHARS:
+        return False
+    return not key or any(
+        key.startswith(word) and is_filler(key[len(word) :]) for word in FILLERS if word
+    )
+
+
+def understand(request: SkillRequest, names: NameIndex) -> Ask:
+    """What the message asks: an artist entity first, then a known name in the sentence, then
+    what is left of the sentence once its particles and request words are folded away."""
+    words = request.utterance[:MAX_SENTENCE_CHARS].split()
+    entity = next((value for value in request.entities if len(value) <= MAX_QUERY_CHARS), None)
+    mapped = (value for value in request.others if names.canonical(value))
+    entity = entity or next(mapped, None)
+    if entity:
+        canonical = names.canonical(entity)
+        return Ask(kind_of(words), canonical or entity, known=canonical is not None)
+    if len(request.utterance) > MAX_SENTENCE_CHARS:
+        return Ask(CHAT)
+    if name_key(request.utterance) in HELP_PHRASES:
+        return Ask(HELP)
+    found = names.find_in(words)
+    if found is not None:
+        return Ask(kind_of(found[1]), found[0], known=True)
+    return ask_unknown(request.utterance, words)
+
+
+def kind_of(words: list[str]) -> str:
+    """Songs, similar artists, or (by default) the artist, by the request words used."""
+    text = "".join(name_key(word) for word in words)
+    if any(word in text for word in SIMILAR_WORDS):
+        return SIMILAR
+    return SONGS if any(word in text for word in SONG_WORDS) else ARTIST
+
+
+def ask_unknown(utterance: str, words: list[str]) -> Ask:
+    """A message with no name the bot knows: what is left of it to search, or none."""
+    if NOT_A_NAME.search(utterance) or looks_like_noise(name_key(utterance)):
+        return Ask(CHAT)
+    left = [word for word in words if not is_filler(name_key(word))]
+    if not left:
+        return Ask(HELP)  # request words alone: "노래 추천해줘"
+    text = " ".join(_without_particle(word) for word in left)
+    kind = kind_of(words)
+    if kind == SONGS and "누구" in name_key(utterance):
+        return Ask(SONG, text)  # "Hype Boy 누구 노래야": a title
+    if len(left) > MAX_NAME_WORDS or len(text) > MAX_QUERY_CHARS or looks_like_sentence(left):
+        return Ask(CHAT)
+    return Ask(kind, text)
+
+
+def looks_like_noise(key: str) -> bool:
+    """Laughter, lone jamo, one letter repeated ("ㅋㅋㅋ", "aaa")."""
+    return not key or len(set(key)) == 1 or all("\u3131" <= ch <= "\u318e" for ch in key)
+
+
+def looks_like_sentence(words: list[str]) -> bool:
+    """Korean chat, not a name: two words or more, the last one ending like a verb."""
+    last = name_key(words[-1])
+    return len(words) >= 2 and has_hangul(last) and last.endswith(SENTENCE_ENDINGS)
+
+
+# Particles stripped from a name the bot does not know. Not 이, 가, 야, 도: names end so too.
+SAFE_PARTICLES = (
+    "이랑",
+    "하고",
+    "에게",
+    "한테",
+    "처럼",
+    "이란",
+    "이요",
+    "랑",
+    "은",
+    "는",
+    "을",
+    "를",
+    "의",
+)
+
+
+def _without_particle(word: str) -> str:
+    bare = word.rstrip("?!.~,")
+    for particle in SAFE_PARTICLES:
+        if has_hangul(bare) and bare.endswith(particle) and len(bare) - len(particle) >= 2:
+            return bare[: -len(particle)]
+    return bare
 
 
 # ---- Related artists (pure) -------------------------------------------------------------------
@@ -1110,10 +1427,16 @@ def quick_reply(label: str, message: str, extra: dict[str, str] | None = None) -
     return reply
 
 
-def artist_quick_reply(name: str, artist_id: str | None, **extra: str) -> dict[str, Any]:
-    """A tap away: the name as the message, the Spotify id as `extra` so no search is needed."""
-    payload = {"artist_id": artist_id, "artist_name": name, **extra} if artist_id else None
-    return quick_reply(name, name, payload)
+def artist_quick_reply(
+    label: str, artist_id: str | None, block_id: str = "", **extra: str
+) -> dict[str, Any]:
+    """A tap away: the name as the message, the Spotify id as `extra` so no search is needed.
+    Kakao documents `extra` as reaching the skill for a block action: the calling block's."""
+    payload = {"artist_id": artist_id, "artist_name": label, **extra} if artist_id else None
+    reply = quick_reply(label, label, payload)
+    if payload and block_id:
+        reply.update(action="block", blockId=block_id)
+    return reply
 
 
 def skill_response(
@@ -1149,62 +1472,67 @@ def tag_labels(tags: Iterable[str], genres: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(labels))
 
 
+def shown_name(name: str, korean: str = "") -> str:
+    """The name as users know it: "성시경 (Sung Si Kyung)" where the store has a Korean one."""
+    return f"{korean} ({name})" if korean else name
+
+
 def artist_card(answer: ArtistAnswer) -> dict[str, Any]:
     artist = answer.artist
     lines = []
     labels = tag_labels(answer.tags, artist.get("genres") or [])
-    if labels:
-        lines.append(" ".join(f"#{label.replace(' ', '')}" for label in labels[:6]))
+    if labels:  # words of one label stay together, labels stay apart
+        lines.append(" ".join(f"#{label.replace(' ', '_')}" for label in labels[:6]))
     if artist.get("followers"):
         lines.append(f"Spotify 팔로워 {artist['followers']:,}명")
     lines.append("음악 정보 제공: Spotify")
-    button = {
-        "label": "Spotify에서 듣기",
-        "action": "webLink",
-        "webLinkUrl": web_url(artist["url"]),
-    }
+    link = web_url(artist["url"])
     card: dict[str, Any] = {
-        "title": required(artist["name"], TITLE_MAX, UNNAMED),
+        "title": required(shown_name(artist["name"], answer.korean_name), TITLE_MAX, UNNAMED),
         "description": clip("\n".join(lines), BASIC_CARD_DESCRIPTION_MAX),
-        "buttons": [button] if button["webLinkUrl"] else [],
+        "buttons": [{"label": "Spotify에서 듣기", "action": "webLink", "webLinkUrl": link}]
+        if link
+        else [],
     }
     image = web_url(artist.get("image"))
     if not image:
         return {"textCard": card}  # a basicCard needs a thumbnail
-    thumbnail = {
-        "imageUrl": image,
-        "altText": clip(f"{artist['name']} 사진", ALT_TEXT_MAX),
-        "fixedRatio": True,  # Spotify's artist images are square
-    }
-    if button["webLinkUrl"]:
-        thumbnail["link"] = {"web": button["webLinkUrl"]}
-    card["thumbnail"] = thumbnail
+    alt = clip(f"{artist['name']} 사진", ALT_TEXT_MAX)
+    # Spotify's artist images are square.
+    card["thumbnail"] = {"imageUrl": image, "altText": alt, "fixedRatio": True}
+    if link:
+        card["thumbnail"]["link"] = {"web": link}
     return {"basicCard": card}
 
 
 def track_list_card(answer: ArtistAnswer) -> dict[str, Any]:
     artist = answer.artist
+    tracks = answer.tracks
+    if answer.song:  # the song asked about first
+        tracks = [answer.song, *(t for t in tracks if t["id"] != answer.song["id"])]
     heading = "인기곡" if answer.tracks_are_top else "대표곡"
-    items = []
-    for track in answer.tracks[:LIST_ITEMS_MAX]:
-        item: dict[str, Any] = {"title": required(track["name"], LIST_ITEM_TEXT_MAX, UNNAMED)}
-        album = clip(track.get("album") or "", LIST_ITEM_TEXT_MAX).strip()
-        if album:
-            item["description"] = album
-        if web_url(track.get("image")):
-            item["imageUrl"] = track["image"]
-        if web_url(track.get("url")):
-            item["link"] = {"web": track["url"]}
-        items.append(item)
+    title = f"{shown_name(artist['name'], answer.korean_name)}의 {heading}"
     card: dict[str, Any] = {
-        "header": {"title": required(f"{artist['name']}의 {heading}", TITLE_MAX, heading)},
-        "items": items,
+        "header": {"title": required(title, TITLE_MAX, heading)},
+        "items": [track_item(track) for track in tracks[:LIST_ITEMS_MAX]],
     }
     if web_url(artist.get("url")):
         card["buttons"] = [
             {"label": "Spotify에서 더 보기", "action": "webLink", "webLinkUrl": artist["url"]}
         ]
     return {"listCard": card}
+
+
+def track_item(track: Track) -> dict[str, Any]:
+    item: dict[str, Any] = {"title": required(track["name"], LIST_ITEM_TEXT_MAX, UNNAMED)}
+    album = clip(track.get("album") or "", LIST_ITEM_TEXT_MAX).strip()
+    if album:  # a single's album is its own title: say so instead of repeating it
+        item["description"] = "싱글" if same_title(name_key(album), track["name"]) else album
+    if web_url(track.get("image")):
+        item["imageUrl"] = track["image"]
+    if web_url(track.get("url")):
+        item["link"] = {"web": track["url"]}
+    return item
 
 
 def reason_label(entry: Mapping[str, Any]) -> str:
@@ -1217,25 +1545,45 @@ def reason_label(entry: Mapping[str, Any]) -> str:
 def related_text(answer: ArtistAnswer) -> str:
     lines = []
     if answer.related:
-        lines.append("🎧 이런 아티스트는 어때요?")
-        lines.extend(f"• {entry['name']} · {reason_label(entry)}" for entry in answer.related)
+        name = shown_name(answer.artist["name"], answer.korean_name)
+        lines.append(
+            f"🎧 {name}와(과) 비슷한 아티스트예요"
+            if answer.kind == SIMILAR
+            else "🎧 이런 아티스트는 어때요?"
+        )
+        lines.extend(
+            f"• {shown_name(entry['name'], entry.get('korean', ''))} · {reason_label(entry)}"
+            for entry in answer.related
+        )
         lines.append("아래 버튼을 누르면 바로 알려 드릴게요.")
+    elif answer.kind == SIMILAR:
+        lines.append("아직 비슷한 아티스트를 찾지 못했어요. 대신 노래를 들어 보세요 🎵")
     lines.extend(answer.notes)
     return "\n".join(lines)
 
 
-def render_artist(answer: ArtistAnswer) -> dict[str, Any]:
-    outputs = [artist_card(answer)]
-    if answer.tracks:
-        outputs.append(track_list_card(answer))
-    text = related_text(answer)
-    if text:
-        outputs.append(simple_text(text))
-    replies = [artist_quick_reply(entry["name"], entry.get("id")) for entry in answer.related]
+def song_text(answer: ArtistAnswer) -> str:
+    assert answer.song is not None
+    name = shown_name(answer.artist["name"], answer.korean_name)
+    return f"🎵 '{answer.song['name']}'은(는) {name}의 노래예요."
+
+
+def render_artist(answer: ArtistAnswer, block_id: str = "") -> dict[str, Any]:
+    """The card, the tracks and the related artists, in the order the question asks for."""
+    card, text = artist_card(answer), related_text(answer)
+    tracks = track_list_card(answer) if answer.tracks or answer.song else None
+    if answer.kind == SONG and answer.song:
+        outputs = [simple_text(song_text(answer)), card, tracks]
+    elif answer.kind == SONGS:
+        outputs = [tracks, card, simple_text(text) if text else None]
+    elif answer.kind == SIMILAR:
+        outputs = [simple_text(text), card, tracks]
+    else:
+        outputs = [card, tracks, simple_text(text) if text else None]
     artist = answer.artist
     return skill_response(
-        outputs,
-        replies,
+        [output for output in outputs if output],
+        next_steps(answer, block_id),
         data={
             "artist_name": artist["name"],
             "artist_id": artist["id"],
@@ -1244,15 +1592,30 @@ def render_artist(answer: ArtistAnswer) -> dict[str, Any]:
     )
 
 
-def render_not_found(found: NotFound) -> dict[str, Any]:
+def next_steps(answer: ArtistAnswer, block_id: str) -> list[dict[str, Any]]:
+    """Related artists to tap; where there are none, still a way on: the songs, or help."""
+    replies = [
+        artist_quick_reply(entry.get("korean") or entry["name"], entry.get("id"), block_id)
+        for entry in answer.related
+    ]
+    name = answer.korean_name or answer.artist["name"]
+    if answer.kind != SONGS:
+        replies.append(quick_reply(f"{name} 노래", f"{name} 노래"))
+    if not answer.related:
+        replies.extend(quick_reply(label, label) for label in ("인기 아티스트", "도움말"))
+    return replies
+
+
+def render_not_found(found: NotFound, block_id: str = "") -> dict[str, Any]:
     shown = clip(found.query, 30)
-    lines = [f"'{shown}'에 해당하는 아티스트를 찾지 못했어요 🥲"]
+    lines = [f"'{shown}'에 해당하는 아티스트나 노래를 찾지 못했어요 🥲"]
     replies = []
     if found.suggestion:
         lines.append(f"혹시 {found.suggestion['name']} 말씀이세요? 맞다면 아래 버튼을 눌러 주세요.")
         suggestion = artist_quick_reply(
             found.suggestion["name"],
             found.suggestion["id"],
+            block_id,
             confirms=clip(found.query, MAX_QUERY_CHARS),
         )
         replies.append(suggestion)
@@ -1261,9 +1624,23 @@ def render_not_found(found: NotFound) -> dict[str, Any]:
     return skill_response([simple_text("\n".join(lines))], replies)
 
 
-def render_text(text: str, examples: bool = False) -> dict[str, Any]:
-    replies = [quick_reply(name, name) for name in EXAMPLE_ARTISTS] if examples else []
-    return skill_response([simple_text(text)], replies)
+HELP_TEXT = (
+    "안녕하세요! 🎧 좋아하는 가수 이름을 보내 주시면\n"
+    "프로필과 인기곡, 비슷한 아티스트를 알려 드려요.\n"
+    "이렇게 물어보셔도 돼요: '뉴진스 노래', '아이유랑 비슷한 가수', 'Ditto 누구 노래야'"
+)
+CHAT_TEXT = "음악 이야기를 해 볼까요? 🎵 가수 이름이나 노래 제목을 보내 주시면 찾아 드릴게요."
+EXAMPLE_ASKS = ("아이유", "뉴진스 노래", "아이유랑 비슷한 가수", "Ditto 누구 노래야")
+
+
+def render_help(kind: str, block_id: str = "") -> dict[str, Any]:
+    """Help for a greeting, thanks or "도움말"; a polite redirect for chat that names nothing."""
+    text = HELP_TEXT if kind == HELP else CHAT_TEXT
+    return skill_response([simple_text(text)], [quick_reply(ask, ask) for ask in EXAMPLE_ASKS])
+
+
+def render_text(text: str) -> dict[str, Any]:
+    return skill_response([simple_text(text)])
 
 
 # ---- Spotify ----------------------------------------------------------------------------------
@@ -1301,6 +1678,7 @@ class Related(TypedDict):
     score: NotRequired[float]
     sources: NotRequired[dict[str, float]]
     reasons: NotRequired[list[str]]
+    korean: NotRequired[str]  # the name users know, when Spotify's is another
 
 
 class CachedParts(TypedDict, total=False):
@@ -1310,6 +1688,13 @@ class CachedParts(TypedDict, total=False):
     tracks: list[Track]
     tracks_are_top: bool
     spotify_related: list[Related]
+
+
+class SongEntry(TypedDict, total=False):
+    """What `song#<key>` holds: the track a title means, or that a search found none."""
+
+    track: Track
+    missing: bool
 
 
 class NameEntry(TypedDict, total=False):
@@ -1404,6 +1789,10 @@ class SpotifyGateway:
         found = self._search("search_tracks", query, "track", deadline, trace)
         tracks = _items(_as_dict(found.get("tracks")).get("items"), track_from_spotify)
         return tracks_of(artist["id"], tracks)
+
+    def search_songs(self, title: str, deadline: Deadline, trace: Trace) -> list[Track]:
+        found = self._search("search_song", title, "track", deadline, trace)
+        return _items(_as_dict(found.get("tracks")).get("items"), track_from_spotify)
 
     def related_artists(self, artist_id: str, deadline: Deadline, trace: Trace) -> list[Artist]:
         path = f"artists/{artist_id}/related-artists"
@@ -1580,6 +1969,11 @@ def tracks_of(artist_id: str, tracks: Iterable[Track]) -> list[Track]:
 _BRACKETED = re.compile(r"\s*[(\[][^)\]]*[)\]]|\s+-\s+.*$")
 
 
+def same_title(key: str, title: str) -> bool:
+    """Does a track's title say `key` ("Hype Boy" for "hypeboy"), version notes aside?"""
+    return key in (name_key(title), name_key(_BRACKETED.sub("", title)))
+
+
 def distinct_titles(tracks: Iterable[Track]) -> list[Track]:
     """One track per title: "Love wins all" and "Love wins all (Live)" are the same song here."""
     seen, kept = set(), []
@@ -1679,6 +2073,7 @@ MYSQL_RETRY_DOWN_AFTER_S = 15  # after a connection failure, skip MySQL this lon
 MYSQL_LOCK_CONFLICTS = frozenset({1205, 1213})
 MYSQL_LOCK_TRIES = 4
 MYSQL_LOCK_BACKOFF_S = 0.05
+MAX_INDEXED_ALIASES = 50_000  # the names a container indexes: a few MB at most
 
 
 @dataclasses.dataclass(frozen=True)
@@ -1882,6 +2277,19 @@ class ArtistStore:
 
         return self.use("find_near_alias", work, None, trace, deadline)
 
+    def all_aliases(self, trace: Trace, deadline: Deadline | None) -> list[tuple[str, str]] | None:
+        """Every (alias, artist name) the store holds, for the container's index of names."""
+
+        def work(cursor: Any) -> list[tuple[str, str]]:
+            cursor.execute(
+                "SELECT al.alias, a.name FROM aliases al JOIN artists a ON a.id = al.artist_id"
+                " ORDER BY al.source = 'curated' DESC LIMIT %s",
+                (MAX_INDEXED_ALIASES,),
+            )
+            return list(cursor.fetchall())
+
+        return self.use("all_aliases", work, None, trace, deadline)
+
     def knowledge(self, spotify_id: str, trace: Trace, deadline: Deadline) -> Knowledge | None:
         """Tags and related artists (stored relations and tag neighbours) of a Spotify artist."""
         work = functools.partial(self._knowledge, column="spotify_id", value=spotify_id)
@@ -1991,19 +2399,38 @@ class ArtistStore:
             return
 
         def work(cursor: Any) -> None:
-            with self.transaction(cursor):
-                me = self._artist_row(cursor, artist["id"], artist["name"], None)
-                for other in others:
-                    assert other["id"] is not None
-                    row = self._artist_row(cursor, other["id"], other["name"], None)
-                    cursor.executemany(
-                        "INSERT INTO related_artists (artist_id, related_id, source, score)"
-                        " VALUES (%s, %s, 'cocredit', %s)"
-                        " ON DUPLICATE KEY UPDATE score = GREATEST(score, VALUES(score))",
-                        [(me, row, other.get("score")), (row, me, other.get("score"))],
-                    )
+            # Containers that fetched the same artist at once write the same rows: one does,
+            # the others skip rather than deadlock on each other's inserts.
+            with self.named_lock(cursor, f"cocredits:{artist['id']}") as mine:
+                if mine:
+                    self._write_cocredits(cursor, artist, others)
 
         self.use("remember_cocredits", work, None, trace, deadline)
+
+    @classmethod
+    def _write_cocredits(cls, cursor: Any, artist: ArtistRef, others: list[Related]) -> None:
+        with cls.transaction(cursor):
+            me = cls._artist_row(cursor, artist["id"], artist["name"], None)
+            rows = [(cls._artist_row(cursor, o["id"] or "", o["name"], None), o) for o in others]
+            pairs = [(a, b, o.get("score")) for row, o in rows for a, b in ((me, row), (row, me))]
+            cursor.executemany(  # in key order, as every writer locks them
+                "INSERT INTO related_artists (artist_id, related_id, source, score)"
+                " VALUES (%s, %s, 'cocredit', %s)"
+                " ON DUPLICATE KEY UPDATE score = GREATEST(score, VALUES(score))",
+                sorted(pairs, key=lambda pair: pair[:2]),
+            )
+
+    @staticmethod
+    @contextlib.contextmanager
+    def named_lock(cursor: Any, name: str) -> Iterator[bool]:
+        """MySQL's GET_LOCK without waiting: True when this session holds it."""
+        cursor.execute("SELECT GET_LOCK(%s, 0)", (name,))
+        held = bool((cursor.fetchone() or (0,))[0])
+        try:
+            yield held
+        finally:
+            if held:
+                cursor.execute("SELECT RELEASE_LOCK(%s)", (name,))
 
     def learn_alias(self, typed: str, artist: ArtistRef, trace: Trace, deadline: Deadline) -> None:
         """A user confirmed that `typed` meant this artist (they tapped our "did you mean")."""
@@ -2180,8 +2607,6 @@ class CuratedArtist:
 
 def read_curated_csv(lines: Iterable[str]) -> tuple[list[CuratedArtist], list[str]]:
     """Parse `name,aliases,tags` rows (`|`-separated lists). Returns rows and rejection reasons."""
-    import csv  # operator command only: kept out of the Lambda cold start
-
     reader = csv.DictReader(lines)
     if [field.strip() for field in reader.fieldnames or []] != ["name", "aliases", "tags"]:
         return [], ["line 1: header must be exactly name,aliases,tags"]
@@ -2597,7 +3022,8 @@ def metrics_block(namespace: str, metrics: dict[str, tuple[float, str]]) -> dict
 
 def main(argv: list[str] | None = None) -> int:
     """`init-db` creates the MySQL schema and the DynamoDB table; `load-artists FILE.csv` loads
-    curated artists (idempotent)."""
+    curated artists (idempotent); `export-entity FILE.csv` writes the artist names as an
+    OpenBuilder entity."""
     args = sys.argv[1:] if argv is None else argv
     configure_logging(os.environ.get("LOG_LEVEL", "INFO").strip().upper())
     name, *rest = args or [""]
@@ -2640,9 +3066,39 @@ def load_artists(settings: Settings, path: str) -> int:
     return 1 if rejected else 0
 
 
+def export_entity(settings: Settings, path: str) -> int:
+    """Every artist name the bot knows (the curated file, and the store's names when MYSQL_*
+    is set) as an entity for OpenBuilder's "나의 엔티티" upload: a row per artist, its Korean
+    name as 대표어 and its other names as 동의어."""
+    entities = artist_entities(settings)
+    with open(path, "w", encoding="utf-8-sig", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["대표어", "동의어"])
+        for head, synonyms in sorted(entities.items()):
+            writer.writerow([head, ", ".join(sorted(synonyms - {head}))])
+    print(f"{path}: {len(entities)} artists, {sum(map(len, entities.values()))} names")
+    return 0
+
+
+def artist_entities(settings: Settings) -> dict[str, set[str]]:
+    """Artist name -> every name it is known by, the Korean one first in line as the head."""
+    names: dict[str, set[str]] = {}
+    for row in read_curated_file():
+        names.setdefault(row.name, set()).update((row.name, *row.aliases))
+    if settings.mysql_host:
+        for alias, name in ArtistStore(settings).all_aliases(Trace(), None) or []:
+            names.setdefault(name, {name}).add(alias)
+    heads = {
+        name: next((n for n in sorted(known) if has_hangul(n)), name)
+        for name, known in names.items()
+    }
+    return {heads[name]: known for name, known in names.items()}
+
+
 COMMANDS: dict[str, tuple[int, Callable[..., int]]] = {
     "init-db": (0, init_db),
     "load-artists": (1, load_artists),
+    "export-entity": (1, export_entity),
 }
 
 if __name__ == "__main__":

@@ -264,10 +264,10 @@ def workload(env: dict, stub: SpotifyStub, names: list[str], containers: int) ->
     unknown = {name for name in names if name in UNKNOWN}
     spotify = stub.api_calls() + stub.token_calls()
     # What a perfect bot must spend in development mode: per artist one search and one track
-    # search, per unknown name one search, one token per container, and one probe each of
-    # the two endpoints development apps lost (containers that start together may each probe
-    # them: the target allows for that).
-    needed = 2 * len(resolved) + len(unknown) + containers + 2
+    # search, per unknown name two searches (an artist, then a song of that title), one token
+    # per container, and one probe each of the two endpoints development apps lost
+    # (containers that start together may each probe them: the target allows for that).
+    needed = 2 * len(resolved) + 2 * len(unknown) + containers + 2
     return {
         **summary(samples),
         "wall_s": wall,

@@ -22,6 +22,8 @@ REPO = Path(__file__).resolve().parent.parent
 RUNTIME_PYTHON = "3.12"  # template.yaml's Runtime; a test keeps the two equal
 PLATFORMS = {"x86_64": "manylinux2014_x86_64", "arm64": "manylinux2014_aarch64"}
 HANDLER_FILE = "lambda_function.py"
+# The curated artists: the skill's index of names reads them beside the handler.
+DATA_FILES = ("data/artists.csv",)
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 
 
@@ -100,6 +102,9 @@ def build(
     pip_install_for_lambda(staging, requirements, arch, python_version)
     strip_for_lambda(staging)
     shutil.copy2(REPO / HANDLER_FILE, staging / HANDLER_FILE)
+    for name in DATA_FILES:
+        (staging / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO / name, staging / name)
     count = write_zip(staging, output)
     return {
         "zip": output,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 from pathlib import Path
 
 import boto3
@@ -147,6 +148,18 @@ def component(body, kind):
         if kind in output:
             return output[kind]
     return None
+
+
+def spotify_name(title: str) -> str:
+    """The Spotify name in a card title: "아이유 (IU)" shows IU by the name users know."""
+    match = re.fullmatch(r".+ \((.+)\)", title)
+    return match[1] if match else title
+
+
+def card_artist(body) -> str:
+    """The Spotify name of the artist on the answer's card."""
+    card = component(body, "basicCard") or component(body, "textCard")
+    return spotify_name(card["title"])
 
 
 def text_of(body) -> str:

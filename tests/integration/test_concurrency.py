@@ -14,7 +14,7 @@ from devtools.containers import answer_in_new_process
 from devtools.kakao_limits import validate_skill_response
 from devtools.local_gateway import kakao_request, proxy_event
 
-from .conftest import TABLE, mysql_kwargs
+from .conftest import TABLE, card_artist, mysql_kwargs
 
 CONTAINERS = 10
 
@@ -61,7 +61,7 @@ def test_containers_racing_for_one_new_artist(env, spotify, mysql_config, typed,
     titles = set()
     for status, body, _, log in answers:
         assert status == 200 and validate_skill_response(body) == []
-        titles.add(next(o["basicCard"]["title"] for o in body["template"]["outputs"]))
+        titles.add(card_artist(body))
         lines = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
         assert any(line["message"] == "skill answered" for line in lines)
         # Ten fresh interpreters on a two-CPU machine: some run out of budget (a valid,

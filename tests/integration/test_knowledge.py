@@ -25,6 +25,8 @@ from .conftest import (
     dynamodb,
     mysql_kwargs,
     new_container,
+    spotify_name,
+    text_of,
 )
 
 # Korean queries written apart from data/artists.csv: curated names and their spacing,
@@ -98,7 +100,13 @@ def curated_keys(skill) -> set[str]:
 
 def card_title(body) -> str | None:
     card = component(body, "basicCard")
-    return card["title"] if card else None
+    return spotify_name(card["title"]) if card else None
+
+
+def related_shown(body) -> list[str]:
+    """The Spotify names of the related artists the answer lists ("• 데이식스 (DAY6) · …")."""
+    lines = text_of(body).splitlines()
+    return [spotify_name(line[2:].split(" · ")[0]) for line in lines if line.startswith("• ")]
 
 
 def ask_as(container, user_id: str, utterance: str):
@@ -189,15 +197,15 @@ def test_what_users_ask_next_becomes_a_relation(env, mysql_config):
         ask_as(container, "user-a", "데이식스")
     container.skill_app().store.settled()
     status, body = ask(new_container(), "아이유")
-    assert "DAY6" not in [reply["label"] for reply in body["template"]["quickReplies"]]
+    assert "DAY6" not in related_shown(body)
 
     ask_as(container, "user-b", "IU")
     ask_as(container, "user-b", "DAY6")
     container.skill_app().store.settled()
     status, body = ask(new_container(), "아이유")
-    assert "DAY6" in [reply["label"] for reply in body["template"]["quickReplies"]]
+    assert "DAY6" in related_shown(body)
     assert (
-        "• DAY6 · 이 아티스트를 찾은 사람들이 함께 찾음"
+        "• 데이식스 (DAY6) · 이 아티스트를 찾은 사람들이 함께 찾음"
         in body["template"]["outputs"][-1]["simpleText"]["text"]
     )
     with pymysql.connect(**mysql_kwargs(mysql_config)) as conn, conn.cursor() as cursor:
@@ -255,10 +263,10 @@ def test_two_users_a_day_apart_count_and_a_month_later_it_has_faded(env, mysql_c
     ask_as(container, "user-b", "데이식스")
     container.skill_app().store.settled()
     status, body = ask(new_container(), "아이유")
-    assert "DAY6" in [reply["label"] for reply in body["template"]["quickReplies"]]
+    assert "DAY6" in related_shown(body)
     age_co_asks(mysql_config, 31)  # a month on, nobody else: the count has halved below 1
     status, body = ask(new_container(), "아이유")
-    assert "DAY6" not in [reply["label"] for reply in body["template"]["quickReplies"]]
+    assert "DAY6" not in related_shown(body)
 
 
 def test_related_command_prints_each_sources_contribution(env, capsys):
@@ -289,9 +297,12 @@ def test_a_group_and_its_members_are_related_both_ways(env, capsys):
     assert sorted(ranked) == ["JENNIE", "JISOO", "LISA", "ROSÉ"]
     status, body = ask(container, "로제")
     # Behind only Bruno Mars: APT. credits both, and they share pop, solo and English.
-    labels = [reply["label"] for reply in body["template"]["quickReplies"]]
+    labels = related_shown(body)
     assert labels[:2] == ["Bruno Mars", "BLACKPINK"]
-    assert "• BLACKPINK · 같은 그룹" in body["template"]["outputs"][-1]["simpleText"]["text"]
+    assert (
+        "• 블랙핑크 (BLACKPINK) · 같은 그룹"
+        in body["template"]["outputs"][-1]["simpleText"]["text"]
+    )
 
 
 def test_a_store_not_yet_upgraded_still_answers_and_says_what_is_missing(env, mysql_config, capsys):

@@ -7,10 +7,16 @@ from hypothesis import strategies as st
 
 from devtools.kakao_limits import validate_skill_response
 from lambda_function import (
+    CHAT,
+    HELP,
+    SIMILAR,
+    SONG,
+    SONGS,
     ArtistAnswer,
     NotFound,
     clip,
     render_artist,
+    render_help,
     render_not_found,
     render_text,
     utf16_len,
@@ -80,15 +86,76 @@ def test_related_artists_are_one_tap_away():
 
 def test_a_related_artist_without_a_spotify_id_is_asked_for_by_name():
     body = render_artist(answer(related=[{"id": None, "name": "잔나비", "reason": "same_agency"}]))
-    assert body["template"]["quickReplies"] == [
-        {"label": "잔나비", "action": "message", "messageText": "잔나비"}
-    ]
+    assert body["template"]["quickReplies"][0] == {
+        "label": "잔나비",
+        "action": "message",
+        "messageText": "잔나비",
+    }
 
 
 def test_no_image_falls_back_to_a_text_card_and_no_tracks_to_no_list():
     body = render_artist(answer(artist={**ARTIST, "image": ""}, tracks=[], related=[]))
     assert validate_skill_response(body) == []
     assert outputs(body) == ["textCard"]
+
+
+def test_without_related_artists_the_quick_replies_still_lead_on():
+    body = render_artist(answer(related=[], korean_name="아이유"))
+    labels = [reply["label"] for reply in body["template"]["quickReplies"]]
+    assert labels == ["아이유 노래", "인기 아티스트", "도움말"]
+
+
+def test_taps_that_carry_data_go_back_to_the_calling_block():
+    body = render_artist(answer(), block_id="block-1")
+    tap = body["template"]["quickReplies"][0]
+    assert tap["action"] == "block" and tap["blockId"] == "block-1"
+    assert tap["extra"]["artist_id"] == "0" * 22 and tap["messageText"] == "Artist 0"
+    assert validate_skill_response(body) == []
+
+
+def test_the_question_decides_what_comes_first():
+    assert outputs(render_artist(answer(kind=SONGS))) == ["listCard", "basicCard", "simpleText"]
+    similar = render_artist(answer(kind=SIMILAR, korean_name="아이유"))
+    assert outputs(similar) == ["simpleText", "basicCard", "listCard"]
+    assert (
+        "아이유 (IU)와(과) 비슷한 아티스트"
+        in similar["template"]["outputs"][0]["simpleText"]["text"]
+    )
+    song = track(9, name="Hype Boy")
+    body = render_artist(answer(kind=SONG, song=song))
+    assert outputs(body) == ["simpleText", "basicCard", "listCard"]
+    assert "'Hype Boy'" in body["template"]["outputs"][0]["simpleText"]["text"]
+    items = body["template"]["outputs"][2]["listCard"]["items"]
+    assert items[0]["title"] == "Hype Boy"  # the song asked about, first
+
+
+def test_the_korean_name_users_know_stands_beside_spotifys():
+    body = render_artist(
+        answer(
+            korean_name="아이유",
+            related=[
+                {"id": "1" * 22, "name": "Sung Si Kyung", "reason": "coask", "korean": "성시경"}
+            ],
+        )
+    )
+    card = body["template"]["outputs"][0]["basicCard"]
+    assert card["title"] == "아이유 (IU)"
+    header = body["template"]["outputs"][1]["listCard"]["header"]["title"]
+    assert header == "아이유 (IU)의 대표곡"
+    assert "성시경 (Sung Si Kyung)" in body["template"]["outputs"][2]["simpleText"]["text"]
+    assert body["template"]["quickReplies"][0]["label"] == "성시경"
+
+
+def test_a_singles_album_line_does_not_repeat_its_title_and_hashtags_keep_words_apart():
+    body = render_artist(
+        answer(
+            artist={**ARTIST, "genres": ["dance pop"]},
+            tracks=[track(1, name="Love wins all", album="Love wins all")],
+        )
+    )
+    card = body["template"]["outputs"][0]["basicCard"]
+    assert "#dance_pop" in card["description"]
+    assert body["template"]["outputs"][1]["listCard"]["items"][0]["description"] == "싱글"
 
 
 def test_top_tracks_are_called_popular_and_search_tracks_representative():
@@ -132,10 +199,11 @@ def test_not_found_offers_spotifys_guess_and_examples():
     assert "찾지 못했어요" in body["template"]["outputs"][0]["simpleText"]["text"]
 
 
-def test_plain_texts_are_valid_and_json_serialisable():
-    body = render_text("안내", examples=True)
-    assert validate_skill_response(body) == []
-    json.dumps(body, ensure_ascii=False).encode("utf-8")
+def test_plain_texts_help_and_redirects_are_valid_and_json_serialisable():
+    for body in (render_text("안내"), render_help(HELP), render_help(CHAT, "block-1")):
+        assert validate_skill_response(body) == []
+        json.dumps(body, ensure_ascii=False).encode("utf-8")
+    assert render_help(HELP)["template"]["quickReplies"][0]["messageText"] == "아이유"
 
 
 names = st.text(min_size=1, max_size=300)

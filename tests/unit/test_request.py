@@ -88,17 +88,18 @@ def test_the_artist_comes_from_our_button_extra_first():
     assert (request.artist_id, request.query) == (IU_ID, "IU")
 
 
-def test_then_params_then_detail_params_then_the_utterance():
+def test_artist_parameters_come_in_a_fixed_order_each_value_before_the_text_typed():
     body = {
         "userRequest": {"utterance": "발화"},
         "action": {
-            "params": {"group": " 오마이걸 "},
-            "detailParams": {"solo": {"origin": "원문"}},
+            "params": {"group": " 오마이걸 ", "solo": "원문"},
+            "detailParams": {"solo": {"origin": "원문", "value": "아이유"}},
         },
     }
-    assert skill_request_from(body).query == "오마이걸"
+    assert skill_request_from(body).entities == ("아이유", "오마이걸")
+    assert skill_request_from(body).query == "아이유"
     del body["action"]["params"]
-    assert skill_request_from(body).query == "원문"
+    assert skill_request_from(body).query == "아이유"
     del body["action"]["detailParams"]
     assert skill_request_from(body).query == "발화"
 
