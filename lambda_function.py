@@ -449,8 +449,8 @@ class Lookup:
 
     def from_cache(self, query: str, key: str) -> Found | NotFound | None:
         found = self.cache.get_many([f"name#{key}", f"missing#{query}"])
-        entry = next((value for value, _ in found.values()), None)
-        return self.from_entry(entry, "dynamodb", query)
+        entry = found.get(f"name#{key}") or found.get(f"missing#{query}") or (None, "")
+        return self.from_entry(entry[0], "dynamodb", query)
 
     def from_entry(
         self, entry: NameEntry | None, layer: str, query: str
@@ -708,8 +708,7 @@ class Lookup:
 
     def learn_name(self, typed: str, artist: ArtistRef) -> None:
         """A name the container now knows, for finding it inside sentences too."""
-        if self.app._names is not None:
-            self.app._names.add(typed, artist["name"])
+        self.app.names(self.trace, self.deadline).add(typed, artist["name"])
 
     def learn_confirmed_alias(self, typed: str, artist: Artist) -> None:
         key = name_key(typed)
