@@ -252,6 +252,7 @@ class SkillApp:
         self.store = ArtistStore(settings) if settings.mysql_host else None
         self.spotify = SpotifyGateway(settings) if settings.spotify_configured else None
         self.pool = concurrent.futures.ThreadPoolExecutor(6, thread_name_prefix="lookup")
+        self._curated: NameIndex | None = None
         self._names: NameIndex | None = None
         self._names_until = 0.0
 
@@ -296,29 +297,41 @@ class SkillApp:
         trace.outcome = "not_found" if isinstance(result, NotFound) else result.kind
         if isinstance(result, NotFound):
             return render_not_found(result, request.block_id)
-        names = self.names(trace, deadline)
-        return render_artist(in_korean(result, names), request.block_id)
+        return render_artist(in_korean(result, self.known_names()), request.block_id)
 
     def understand(self, request: SkillRequest, deadline: Deadline, trace: Trace) -> Ask:
         if request.artist_id:  # our own button: its id says who
             return Ask(ARTIST, request.artist_name, known=True)
-        ask = understand(request, self.names(trace, deadline))
+        ask = understand(request, self.curated_names())
+        if not ask.known and ask.kind != HELP and self.store:  # maybe a name the store learned
+            ask = understand(request, self.names(trace, deadline))
         trace.layers["ask"] = ask.kind
         return ask
 
+    def curated_names(self) -> NameIndex:
+        """The names of the curated file shipped in the zip: known without MySQL too."""
+        if self._curated is None:
+            self._curated = NameIndex()
+            self._curated.add_curated(read_curated_file())
+        return self._curated
+
     def names(self, trace: Trace, deadline: Deadline) -> NameIndex:
-        """The container's index of known names: the curated file and the store's aliases,
-        read again after NAMES_TTL_S (or on the next request, when the store did not answer)."""
+        """Every name the container knows: the curated ones and the store's aliases, read
+        again after NAMES_TTL_S (or on the next request, when the store did not answer)."""
+        if self.store is None:
+            return self.curated_names()
         if self._names is None or time.monotonic() > self._names_until:
-            index, complete = NameIndex(), True
+            aliases = self.store.all_aliases(trace, deadline)
+            index = NameIndex()
             index.add_curated(read_curated_file())
-            if self.store:
-                aliases = self.store.all_aliases(trace, deadline)
-                index.add_aliases(aliases or [])
-                complete = aliases is not None
+            index.add_aliases(aliases or [])
             self._names = index
-            self._names_until = time.monotonic() + (NAMES_TTL_S if complete else 0)
+            self._names_until = time.monotonic() + (NAMES_TTL_S if aliases is not None else 0)
         return self._names
+
+    def known_names(self) -> NameIndex:
+        """The fullest index this container has built so far, for showing names."""
+        return self._names or self.curated_names()
 
 
 NAMES_TTL_S = 3600  # how long a container keeps its index of names before reading it again
@@ -708,7 +721,7 @@ class Lookup:
 
     def learn_name(self, typed: str, artist: ArtistRef) -> None:
         """A name the container now knows, for finding it inside sentences too."""
-        self.app.names(self.trace, self.deadline).add(typed, artist["name"])
+        self.app.known_names().add(typed, artist["name"])
 
     def learn_confirmed_alias(self, typed: str, artist: Artist) -> None:
         key = name_key(typed)
