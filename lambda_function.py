@@ -1190,7 +1190,7 @@ def has_hangul(text: str) -> bool:
     return any(_is_hangul(ch) for ch in text)
 
 
-@functools.cache
+@functools.lru_cache(maxsize=4096)  # bounded: the keys come from what users type
 def is_filler(key: str) -> bool:
     """Is this key (letters only) made of particles and request words alone? ("랑비슷한가수")"""
     if len(key) > MAX_FILLER_CHARS:
