@@ -585,8 +585,9 @@ class Lookup:
         artist_key = f"artist#{found.artist_id}"
         cached = self.cache.get_many([artist_key, *(f"endpoint#{e}" for e in ENDPOINTS)])
         self.endpoints = {e: cached.get(f"endpoint#{e}", (None,))[0] for e in ENDPOINTS}
-        parts: CachedParts = dict(cached[artist_key][0]) if artist_key in cached else {}  # type: ignore[assignment]
-        self.trace.layers["artist"] = cached[artist_key][1] if parts else "spotify"
+        value, layer = cached.get(artist_key, ({}, "spotify"))
+        parts = CachedParts(**value)  # a copy: answers fill it in
+        self.trace.layers["artist"] = layer if parts else "spotify"
         if found.snapshot and "artist" not in parts:
             parts["artist"] = found.snapshot
         return parts
