@@ -259,6 +259,9 @@ def run_cell(rig: Rig, faults: tuple[str, ...]) -> CellResult:
     rig.stub.clear_faults()
     for proxy in rig.proxies.values():
         proxy.mode = "pass"
+    store = container.skill_app().store
+    if store is not None:  # its notes written now: checked here, never into the next reset
+        store.close()
     return CellResult(faults, budget, answers, rig.store_problems())
 
 
