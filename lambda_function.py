@@ -79,10 +79,13 @@ class Settings:
     mysql_database: str = "kakao_music"
     dynamodb_table: str = ""
     skill_api_key: str = dataclasses.field(default="", repr=False)
+    signing_key: str = dataclasses.field(default="", repr=False)
     answer_budget_ms: int = 3500
     cache_days: float = 3.0
     negative_cache_seconds: int = 6 * 3600
     memory_cache_entries: int = 4096
+    user_requests_per_minute: int = 10  # requests that need Spotify, per user
+    spotify_requests_per_minute: int = 600  # the same, for the whole bot
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -101,12 +104,15 @@ class Settings:
             mysql_database=read.text("MYSQL_DATABASE", "kakao_music"),
             dynamodb_table=read.text("DYNAMODB_TABLE"),
             skill_api_key=read.text("SKILL_API_KEY"),
+            signing_key=read.text("SIGNING_KEY"),
             answer_budget_ms=read.number("ANSWER_BUDGET_MS", 3500),
             cache_days=read.number("CACHE_DAYS", 3.0, float),
             negative_cache_seconds=read.number("NEGATIVE_CACHE_SECONDS", 6 * 3600),
             # 0 turns the container's memory cache off (benchmarks, debugging).
             memory_cache_entries=int(raw) if (raw := read.text("MEMORY_CACHE_ENTRIES")).isdigit()
             else 4096,
+            user_requests_per_minute=read.number("USER_REQUESTS_PER_MINUTE", 10),
+            spotify_requests_per_minute=read.number("SPOTIFY_REQUESTS_PER_MINUTE", 600),
         )  # fmt: skip
 
     @property
@@ -134,7 +140,13 @@ class _EnvReader:
         return value if value > 0 else default
 
 
-SECRET_NAMES = ("SPOTIFY_CLIENT_ID", "SPOTIFY_CLIENT_SECRET", "MYSQL_PASSWORD", "SKILL_API_KEY")
+SECRET_NAMES = (
+    "SPOTIFY_CLIENT_ID",
+    "SPOTIFY_CLIENT_SECRET",
+    "MYSQL_PASSWORD",
+    "SKILL_API_KEY",
+    "SIGNING_KEY",
+)
 # One try, short timeouts: a cold start must still leave time to answer inside Kakao's 5 s.
 SECRET_CLIENT_CONFIG = botocore.config.Config(
     connect_timeout=1, read_timeout=1.5, retries={"total_max_attempts": 1}
@@ -195,6 +207,7 @@ def environment_with_secret(env: Mapping[str, str]) -> dict[str, str]:
 NOT_CONFIGURED = "아직 음악 정보 연결(Spotify)이 설정되지 않았어요. 챗봇 관리자에게 알려 주세요 🙏"
 SPOTIFY_BUSY = "지금은 음악 정보를 불러오기 어려워요. 잠시 뒤에 다시 물어봐 주세요 🙏"
 SORRY = "앗, 잠깐 문제가 생겼어요. 잠시 뒤에 다시 물어봐 주세요 🙏"
+TOO_MANY = "찾아 달라는 요청이 많아 잠깐 쉬어 갈게요. 1분쯤 뒤에 다시 물어봐 주세요 🙏"
 
 
 def lambda_handler(event: Any, context: Any = None) -> dict[str, Any]:
@@ -229,8 +242,16 @@ def skill_app() -> SkillApp:
         if _app is None:
             configure_logging(os.environ.get("LOG_LEVEL", "INFO").strip().upper())
             settings = Settings.from_env(environment_with_secret(dict(os.environ)))
+            if not settings.skill_api_key:
+                log_fields(logging.WARNING, OPEN_ENDPOINT)
             _app = SkillApp(settings)
         return _app
+
+
+OPEN_ENDPOINT = (
+    "SKILL_API_KEY is not set: this function answers anyone who finds its URL. Set it and give"
+    " OpenBuilder the same value as the x-api-key header (README: Security)"
+)
 
 
 def http_response(status: int, body: dict[str, Any]) -> dict[str, Any]:
@@ -251,6 +272,7 @@ class SkillApp:
         self.dynamo = DynamoCache(settings.dynamodb_table) if settings.dynamodb_table else None
         self.store = ArtistStore(settings) if settings.mysql_host else None
         self.spotify = SpotifyGateway(settings) if settings.spotify_configured else None
+        self.keys = Keys.from_settings(settings)
         self.pool = concurrent.futures.ThreadPoolExecutor(6, thread_name_prefix="lookup")
         self._curated: NameIndex | None = None
         self._names: NameIndex | None = None
@@ -265,7 +287,7 @@ class SkillApp:
         trace = Trace()
         fields: dict[str, Any] = {}
         try:
-            request = skill_request_from(body)
+            request = skill_request_from(body, self.keys)
             fields = request.log_fields()
             answer = self.answer(request, deadline, trace)
         except Exception:
@@ -278,17 +300,21 @@ class SkillApp:
     def answer(self, request: SkillRequest, deadline: Deadline, trace: Trace) -> dict[str, Any]:
         if not request.query and not request.artist_id:
             trace.outcome = "empty"
-            return render_help(HELP, request.block_id)
+            return render_help(HELP)
         ask = self.understand(request, deadline, trace)
         if ask.kind in (HELP, CHAT):
             trace.outcome = ask.kind  # no Spotify call for greetings, help and chat
-            return render_help(ask.kind, request.block_id)
+            return render_help(ask.kind)
         if self.spotify is None:
             trace.outcome = "not_configured"
             log_fields(logging.ERROR, "SPOTIFY_CLIENT_ID / SPOTIFY_CLIENT_SECRET are not set")
             return render_text(NOT_CONFIGURED)
         try:
             result = Lookup(self, self.spotify, deadline, trace).answer(request, ask)
+        except OverBudget as over:
+            trace.outcome = "over_budget"
+            log_fields(logging.WARNING, "spotify budget per minute used up", scope=over.scope)
+            return render_text(TOO_MANY)
         except (SpotifyError, TimeoutError) as error:
             trace.outcome = "timeout" if isinstance(error, TimeoutError) else "spotify_unavailable"
             if isinstance(error, SpotifyError):
@@ -296,8 +322,8 @@ class SkillApp:
             return render_text(SPOTIFY_BUSY)
         trace.outcome = "not_found" if isinstance(result, NotFound) else result.kind
         if isinstance(result, NotFound):
-            return render_not_found(result, request.block_id)
-        return render_artist(in_korean(result, self.known_names()), request.block_id)
+            return render_not_found(result, request.reply_to)
+        return render_artist(in_korean(result, self.known_names()), request.reply_to)
 
     def understand(self, request: SkillRequest, deadline: Deadline, trace: Trace) -> Ask:
         if request.artist_id:  # our own button: its id says who
@@ -352,6 +378,15 @@ ANSWER_MEMORY_TTL_S = 300  # a whole answer, for repeats in the same container
 KNOWLEDGE_TTL_S = 3600  # the store's tags and relations: a new co-ask shows within the hour
 REMOVED_ENDPOINT_TTL_S = 7 * 86400  # re-check now and then: an app can be granted extended quota
 ENDPOINTS = ("top-tracks", "related-artists")  # the ones development-mode apps lost
+MAX_KEY_BYTES = 400  # a name's key, in UTF-8: cache keys stay far below DynamoDB's 2,048
+
+
+class OverBudget(Exception):
+    """A request that would call Spotify beyond its user's or the bot's budget per minute."""
+
+    def __init__(self, scope: str):
+        super().__init__(scope)
+        self.scope = scope  # "user" or "bot"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -407,8 +442,11 @@ class Lookup:
         self.cache = Cache(app.memory, app.dynamo, trace, deadline)
         self.stored: StoredArtist | None = None  # the store's row for the name asked
         self.endpoints: dict[str, Any] = {}  # what the cache says of ENDPOINTS
+        self.user = ""  # who asks: the user's budget pays for Spotify calls
+        self.charged = False
 
     def answer(self, request: SkillRequest, ask: Ask) -> ArtistAnswer | NotFound:
+        self.user = request.user_hash
         try:
             with self.trace.stage("resolve"):
                 found = self.resolve(request, ask)
@@ -438,8 +476,8 @@ class Lookup:
 
     def resolve_name(self, ask: Ask) -> Found | NotFound:
         query, key = ask.name, name_key(ask.name)
-        if not key:
-            return NotFound(query)  # only symbols or emoji: nothing to search for
+        if not key or len(key.encode()) > MAX_KEY_BYTES:
+            return NotFound(query)  # only symbols or emoji, or no name: nothing to search for
         for step in (self.from_memory, self.from_store, self.from_cache):
             found = step(query, key)
             if found is not None:
@@ -461,6 +499,8 @@ class Lookup:
         return Found(self.stored.spotify_id)
 
     def from_cache(self, query: str, key: str) -> Found | NotFound | None:
+        if self.stored is not None:
+            return None  # the store holds this name: its row decides, not what a cache says
         found = self.cache.get_many([f"name#{key}", f"missing#{query}"])
         entry = found.get(f"name#{key}") or found.get(f"missing#{query}") or (None, "")
         return self.from_entry(entry[0], "dynamodb", query)
@@ -494,7 +534,7 @@ class Lookup:
 
     def search_artists(self, name: str) -> list[Artist]:
         # In the pool, so a stalled connection cannot hold this thread past the deadline.
-        search = self.app.start(self.spotify.search_artists, name, self.deadline, self.trace)
+        search = self.spotify_job(self.spotify.search_artists, name, self.deadline, self.trace)
         return search.result(timeout=self.deadline.left() + 0.05)
 
     def learn_misspelling(self, query: str, key: str, near: StoredArtist) -> Found:
@@ -517,11 +557,11 @@ class Lookup:
     def song_titled(self, title: str) -> Found | None:
         """The song a text names, by a track search (remembered either way), and its artist."""
         key = name_key(title)
-        if len(key) < 2 or len(title) > MAX_QUERY_CHARS:
+        if len(key) < 2 or len(title) > MAX_QUERY_CHARS or len(key.encode()) > MAX_KEY_BYTES:
             return None
         entry: SongEntry | None = self.cache.get(f"song#{key}")
         if entry is None:
-            songs = self.app.start(self.spotify.search_songs, title, self.deadline, self.trace)
+            songs = self.spotify_job(self.spotify.search_songs, title, self.deadline, self.trace)
             tracks = songs.result(timeout=self.deadline.left() + 0.05)
             song = next((t for t in tracks if same_title(key, t["name"]) and t["artists"]), None)
             entry = {"track": song} if song else {"missing": True}
@@ -555,9 +595,12 @@ class Lookup:
             try:
                 answer = self.assemble(found, ask.name)
             except SpotifyRefused as error:
-                if request.artist_id and error.status in (400, 404):
-                    return None  # a stale or forged button id
-                raise
+                if error.status not in (400, 404):
+                    raise
+                self.remember_gone(found.artist_id, error.status)
+                if not request.artist_id:
+                    raise
+                return None  # a button whose artist Spotify took down
         kind = SONG if found.song else ask.kind
         return dataclasses.replace(answer, kind=kind, song=found.song)
 
@@ -581,9 +624,17 @@ class Lookup:
         self.remember(found.artist_id, parts, jobs, answer, complete=knowledge is not None)
         return answer
 
+    def remember_gone(self, artist_id: str, status: int) -> None:
+        """An id Spotify does not know: no one pays for it again soon."""
+        gone: Any = {"status": status}
+        self.cache.put(f"gone#{artist_id}", gone, self.settings.negative_cache_seconds)
+
     def cached_parts(self, found: Found) -> CachedParts:
-        artist_key = f"artist#{found.artist_id}"
-        cached = self.cache.get_many([artist_key, *(f"endpoint#{e}" for e in ENDPOINTS)])
+        artist_key, gone_key = f"artist#{found.artist_id}", f"gone#{found.artist_id}"
+        keys = [artist_key, gone_key, *(f"endpoint#{e}" for e in ENDPOINTS)]
+        cached = self.cache.get_many(keys)
+        if gone_key in cached:
+            raise SpotifyRefused(cached[gone_key][0]["status"], "an id Spotify did not know")
         self.endpoints = {e: cached.get(f"endpoint#{e}", (None,))[0] for e in ENDPOINTS}
         value, layer = cached.get(artist_key, ({}, "spotify"))
         parts = CachedParts(**value)  # a copy: answers fill it in
@@ -593,7 +644,7 @@ class Lookup:
         return parts
 
     def start_missing(self, artist_id: str, parts: CachedParts, asked: str) -> Jobs:
-        start, spotify = self.app.start, self.spotify
+        start, spotify = self.spotify_job, self.spotify
         # The track search needs a name: the cached one, the store's, or what was typed.
         name = parts["artist"]["name"] if "artist" in parts else self.stored_name(asked)
         wants_related = "spotify_related" not in parts and not self.removed("related-artists")
@@ -677,6 +728,19 @@ class Lookup:
 
     # -- the parts Spotify gives
 
+    def spotify_job(self, work: Callable[..., T], *args: Any) -> concurrent.futures.Future[T]:
+        """Spotify work on the pool. A request's first one is charged to its user's and the
+        bot's budgets per minute: one caller cannot spend the quota every user shares."""
+        if not self.charged:
+            self.charged = True
+            minute = int(time.time() // 60)
+            user = f"spend#{self.user or 'anonymous'}#{minute}"
+            if self.cache.count(user, 60) > self.settings.user_requests_per_minute:
+                raise OverBudget("user")
+            if self.cache.count(f"spend#{minute}", 60) > self.settings.spotify_requests_per_minute:
+                raise OverBudget("bot")
+        return self.app.start(work, *args)
+
     def fetch_tracks(self, artist_id: str, name: str) -> tuple[list[Track], bool]:
         """Top tracks where the app still has them, else a track search by name."""
         if not self.removed("top-tracks"):
@@ -715,21 +779,19 @@ class Lookup:
     # -- what the bot learns from the request
 
     def learn_from(self, request: SkillRequest, answer: ArtistAnswer) -> None:
-        if request.confirms_alias:
-            self.learn_confirmed_alias(request.confirms_alias, answer.artist)
-        if self.store:
-            self.store.record_ask(request.user_hash, answer.artist, self.trace)
+        """A user's vote and ask, noted in the store: what one user does never changes an
+        answer by itself (see ArtistStore.confirm_alias and record_ask)."""
+        if not self.store:
+            return
+        typed = request.confirms_alias
+        if typed and len(typed) <= MAX_QUERY_CHARS:
+            user = request.user_hash
+            self.store.confirm_alias(typed, answer.artist, user, self.trace, self.deadline)
+        self.store.record_ask(request.user_hash, answer.artist, self.trace)
 
     def learn_name(self, typed: str, artist: ArtistRef) -> None:
         """A name the container now knows, for finding it inside sentences too."""
         self.app.known_names().add(typed, artist["name"])
-
-    def learn_confirmed_alias(self, typed: str, artist: Artist) -> None:
-        key = name_key(typed)
-        if key and len(typed) <= MAX_QUERY_CHARS:
-            self.cache.put(f"name#{key}", {"id": artist["id"]}, self.settings.cache_seconds)
-            if self.store:
-                self.store.learn_alias(typed, artist, self.trace, self.deadline)
 
 
 def finished(value: T) -> concurrent.futures.Future[T]:
@@ -766,14 +828,19 @@ class SkillRequest:
     artist_id: str | None  # Spotify id carried by a quick reply or button we sent
     artist_name: str  # the name that button carried with it
     confirms_alias: str  # the name a "did you mean" quick reply confirms, if any
-    user_hash: str  # a hash of the bot user key: enough to correlate, not to identify
+    user_hash: str  # the bot user key, peppered and hashed: counts users, names no one
     surface: str
     block_id: str  # the block that called: data-carrying quick replies come back to it
+    seal: Seal  # signs the extras of the quick replies this user gets
 
     @property
     def query(self) -> str:
         """What the request names, before it is understood."""
         return self.artist_name or next(iter(self.entities), "") or self.utterance
+
+    @property
+    def reply_to(self) -> ReplyTo:
+        return ReplyTo(self.block_id, self.seal)
 
     def log_fields(self) -> dict[str, Any]:
         return {
@@ -879,12 +946,14 @@ def param_text(value: Any) -> str:
     return clean_query(value)
 
 
-def skill_request_from(body: dict[str, Any]) -> SkillRequest:
-    """The request's parts, each checked: our own button's extra, the parameters by meaning,
-    the utterance."""
+def skill_request_from(body: dict[str, Any], keys: Keys) -> SkillRequest:
+    """The request's parts, each checked: our own button's extra (signed), the parameters by
+    meaning, the utterance."""
     action = _as_dict(body.get("action"))
     user_request = _as_dict(body.get("userRequest"))
-    extra = _as_dict(action.get("clientExtra"))
+    user = user_hash(_as_dict(user_request.get("user")).get("id"), keys.pepper)
+    seal = Seal(keys.extras, user, time.time())
+    extra = signed_extra(action.get("clientExtra"), seal)
     artist_id = extra.get("artist_id")
     surface = _as_dict(user_request.get("params")).get("surface")
     block_id = _as_dict(user_request.get("block")).get("id")
@@ -896,10 +965,28 @@ def skill_request_from(body: dict[str, Any]) -> SkillRequest:
         artist_id=artist_id if isinstance(artist_id, str) and SPOTIFY_ID.match(artist_id) else None,
         artist_name=clean_query(extra.get("artist_name")),
         confirms_alias=clean_query(extra.get("confirms")),
-        user_hash=user_hash(_as_dict(user_request.get("user")).get("id")),
+        user_hash=user,
         surface=surface if isinstance(surface, str) else "",
         block_id=block_id if isinstance(block_id, str) else "",
+        seal=seal,
     )
+
+
+def signed_extra(extra: Any, seal: Seal) -> dict[str, str]:
+    """The values of a quick reply's extra this bot signed for this user; {} for any other,
+    and the message is then read as plain text. Kakao sends null, "null" or {} when nothing
+    was tapped."""
+    if not isinstance(extra, dict) or not extra:
+        return {}
+    values = seal.open(extra)
+    if values is None:
+        log_fields(
+            logging.WARNING,
+            "quick-reply extra not signed by this bot for this user, read as plain text",
+            extra_keys=sorted(str(key) for key in extra)[:10],
+        )
+        return {}
+    return values
 
 
 def entity_values(action: dict[str, Any]) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -921,10 +1008,73 @@ def entity_values(action: dict[str, Any]) -> tuple[tuple[str, ...], tuple[str, .
     return tuple(v for v in artists if v), tuple(v for v in others if v)
 
 
-def user_hash(user_key: Any) -> str:
+def user_hash(user_key: Any, pepper: bytes) -> str:
+    """A bot user key, peppered: of no use to anyone who holds the key but not the pepper."""
     if not isinstance(user_key, str) or not user_key:
         return ""
-    return hashlib.sha256(user_key.encode("utf-8", "replace")).hexdigest()[:16]
+    return hmac.new(pepper, user_key.encode("utf-8", "replace"), hashlib.sha256).hexdigest()[:16]
+
+
+EXTRA_TTL_S = 30 * 86400  # a quick reply in the chat's history stays good this long
+
+
+@dataclasses.dataclass(frozen=True)
+class Keys:
+    """The container's keys for what passes through KakaoTalk: one signs quick replies'
+    `extra`, one peppers user keys. Both derive from SIGNING_KEY or, unset, from the Spotify
+    client secret: a secret the function already has."""
+
+    extras: bytes = dataclasses.field(repr=False)
+    pepper: bytes = dataclasses.field(repr=False)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Keys:
+        root = (settings.signing_key or settings.spotify_client_secret).encode()
+        root = root or os.urandom(32)  # nothing to derive from: good in this container only
+        return cls(extras=_derive(root, "extras"), pepper=_derive(root, "user-keys"))
+
+
+def _derive(root: bytes, purpose: str) -> bytes:
+    return hmac.new(root, f"{SERVICE_NAME}/{purpose}".encode(), hashlib.sha256).digest()
+
+
+@dataclasses.dataclass(frozen=True)
+class Seal:
+    """Signs the `extra` of quick replies sent to one user, and opens what comes back: an
+    extra counts only if this bot wrote it, for this user, less than EXTRA_TTL_S ago."""
+
+    key: bytes = dataclasses.field(repr=False)
+    user: str  # the user's hash
+    now: float
+
+    def close(self, values: dict[str, str]) -> dict[str, str]:
+        expires = str(int(self.now + EXTRA_TTL_S))
+        return {**values, "exp": expires, "sig": self._mac(values, expires)}
+
+    def open(self, extra: dict[str, Any]) -> dict[str, str] | None:
+        """The values of an extra this bot signed for this user; None for any other."""
+        values = {key: value for key, value in extra.items() if key not in ("exp", "sig")}
+        expires, sig = extra.get("exp"), extra.get("sig")
+        if not (isinstance(expires, str) and expires.isdigit() and len(expires) <= 12):
+            return None
+        if not isinstance(sig, str):
+            return None
+        if int(expires) < self.now or not all(isinstance(v, str) for v in values.values()):
+            return None
+        mac = self._mac(values, expires)
+        return values if hmac.compare_digest(sig.encode("utf-8", "replace"), mac.encode()) else None
+
+    def _mac(self, values: dict[str, str], expires: str) -> str:
+        signed = json.dumps([sorted(values.items()), self.user, expires])
+        return hmac.new(self.key, signed.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+@dataclasses.dataclass(frozen=True)
+class ReplyTo:
+    """Where quick replies that carry data come back: the calling block, sealed for its user."""
+
+    block_id: str = ""
+    seal: Seal | None = None  # None: quick replies carry no data, a tap is plain text
 
 
 # ---- Names ------------------------------------------------------------------------------------
@@ -1022,17 +1172,21 @@ def _jamo(syllable: str) -> tuple[int, int, int]:
     return index // 588, index % 588 // 28, index % 28
 
 
-def edit_distance(a: str, b: str) -> int:
-    """Levenshtein distance, an adjacent swap counting one edit (coldpaly → coldplay)."""
-    rows = [list(range(len(b) + 1))]
+def edit_distance(a: str, b: str, limit: int = 2) -> int:
+    """Levenshtein distance, an adjacent swap counting one edit (coldpaly → coldplay); any
+    distance over `limit` is limit + 1, found as soon as every path costs more."""
+    before: list[int] = []
+    last = list(range(len(b) + 1))
     for i, ca in enumerate(a, 1):
         row = [i]
         for j, cb in enumerate(b, 1):
-            row.append(min(rows[-1][j] + 1, row[j - 1] + 1, rows[-1][j - 1] + (ca != cb)))
+            row.append(min(last[j] + 1, row[j - 1] + 1, last[j - 1] + (ca != cb)))
             if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
-                row[j] = min(row[j], rows[-2][j - 2] + 1)
-        rows.append(row)
-    return rows[-1][-1]
+                row[j] = min(row[j], before[j - 2] + 1)
+        if min(row) > limit:
+            return limit + 1
+        before, last = last, row
+    return min(last[-1], limit + 1)
 
 
 def is_misspelling(typed: str, known: str) -> bool:
@@ -1441,14 +1595,17 @@ def quick_reply(label: str, message: str, extra: dict[str, str] | None = None) -
 
 
 def artist_quick_reply(
-    label: str, artist_id: str | None, block_id: str = "", **extra: str
+    label: str, artist_id: str | None, to: ReplyTo, **extra: str
 ) -> dict[str, Any]:
-    """A tap away: the name as the message, the Spotify id as `extra` so no search is needed.
-    Kakao documents `extra` as reaching the skill for a block action: the calling block's."""
-    payload = {"artist_id": artist_id, "artist_name": label, **extra} if artist_id else None
-    reply = quick_reply(label, label, payload)
-    if payload and block_id:
-        reply.update(action="block", blockId=block_id)
+    """A tap away: the name as the message, the Spotify id as a signed `extra` so no search is
+    needed. Kakao documents `extra` as reaching the skill for a block action: the calling
+    block's."""
+    if not artist_id or to.seal is None:
+        return quick_reply(label, label)
+    payload = {"artist_id": artist_id, "artist_name": label, **extra}
+    reply = quick_reply(label, label, to.seal.close(payload))
+    if to.block_id:
+        reply.update(action="block", blockId=to.block_id)
     return reply
 
 
@@ -1581,7 +1738,7 @@ def song_text(answer: ArtistAnswer) -> str:
     return f"🎵 '{answer.song['name']}'은(는) {name}의 노래예요."
 
 
-def render_artist(answer: ArtistAnswer, block_id: str = "") -> dict[str, Any]:
+def render_artist(answer: ArtistAnswer, to: ReplyTo = ReplyTo()) -> dict[str, Any]:
     """The card, the tracks and the related artists, in the order the question asks for."""
     card, text = artist_card(answer), related_text(answer)
     tracks = track_list_card(answer) if answer.tracks or answer.song else None
@@ -1596,7 +1753,7 @@ def render_artist(answer: ArtistAnswer, block_id: str = "") -> dict[str, Any]:
     artist = answer.artist
     return skill_response(
         [output for output in outputs if output],
-        next_steps(answer, block_id),
+        next_steps(answer, to),
         data={
             "artist_name": artist["name"],
             "artist_id": artist["id"],
@@ -1605,10 +1762,10 @@ def render_artist(answer: ArtistAnswer, block_id: str = "") -> dict[str, Any]:
     )
 
 
-def next_steps(answer: ArtistAnswer, block_id: str) -> list[dict[str, Any]]:
+def next_steps(answer: ArtistAnswer, to: ReplyTo) -> list[dict[str, Any]]:
     """Related artists to tap; where there are none, still a way on: the songs, or help."""
     replies = [
-        artist_quick_reply(entry.get("korean") or entry["name"], entry.get("id"), block_id)
+        artist_quick_reply(entry.get("korean") or entry["name"], entry.get("id"), to)
         for entry in answer.related
     ]
     name = answer.korean_name or answer.artist["name"]
@@ -1619,7 +1776,7 @@ def next_steps(answer: ArtistAnswer, block_id: str) -> list[dict[str, Any]]:
     return replies
 
 
-def render_not_found(found: NotFound, block_id: str = "") -> dict[str, Any]:
+def render_not_found(found: NotFound, to: ReplyTo = ReplyTo()) -> dict[str, Any]:
     shown = clip(found.query, 30)
     lines = [f"'{shown}'에 해당하는 아티스트나 노래를 찾지 못했어요 🥲"]
     replies = []
@@ -1628,7 +1785,7 @@ def render_not_found(found: NotFound, block_id: str = "") -> dict[str, Any]:
         suggestion = artist_quick_reply(
             found.suggestion["name"],
             found.suggestion["id"],
-            block_id,
+            to,
             confirms=clip(found.query, MAX_QUERY_CHARS),
         )
         replies.append(suggestion)
@@ -1646,7 +1803,7 @@ CHAT_TEXT = "음악 이야기를 해 볼까요? 🎵 가수 이름이나 노래 
 EXAMPLE_ASKS = ("아이유", "뉴진스 노래", "아이유랑 비슷한 가수", "Ditto 누구 노래야")
 
 
-def render_help(kind: str, block_id: str = "") -> dict[str, Any]:
+def render_help(kind: str) -> dict[str, Any]:
     """Help for a greeting, thanks or "도움말"; a polite redirect for chat that names nothing."""
     text = HELP_TEXT if kind == HELP else CHAT_TEXT
     return skill_response([simple_text(text)], [quick_reply(ask, ask) for ask in EXAMPLE_ASKS])
@@ -1779,6 +1936,7 @@ class SpotifyGateway:
         self._client.prefix = settings.spotify_api_url
         self._market = settings.spotify_market
         self._token_lock = threading.Lock()
+        self._block_lock = threading.Lock()
         self.blocked_until = 0.0  # epoch seconds; a 429 names when calls may resume
 
     # -- the endpoints the bot uses
@@ -1824,9 +1982,28 @@ class SpotifyGateway:
         self, endpoint: str, path: str, deadline: Deadline, trace: Trace, **params: Any
     ) -> dict[str, Any]:
         """GET `path`: the parsed JSON object, or a SpotifyError."""
-        if time.time() < self.blocked_until:
-            retry_after = self.blocked_until - time.time()
-            raise SpotifyUnavailable(429, "rate limited", retry_after=retry_after)
+        probe = self._may_call()
+        result = self._get_with_token(endpoint, path, deadline, trace, **params)
+        if probe:
+            self.blocked_until = 0.0  # the probe got through: the rate limit is over
+        return result
+
+    def _may_call(self) -> bool:
+        """Raise while rate limited. When the wait ends, one call probes (True) and the others
+        wait PROBE_WAIT_S more for its word: a fresh 429 starts a new wait."""
+        with self._block_lock:
+            now = time.time()
+            if now < self.blocked_until:
+                retry_after = self.blocked_until - now
+                raise SpotifyUnavailable(429, "rate limited", retry_after=retry_after)
+            if not self.blocked_until:
+                return False
+            self.blocked_until = now + PROBE_WAIT_S
+            return True
+
+    def _get_with_token(
+        self, endpoint: str, path: str, deadline: Deadline, trace: Trace, **params: Any
+    ) -> dict[str, Any]:
         for attempt in (1, 2):
             self._token(deadline, trace)
             used = self._auth.cache_handler.get_cached_token()
@@ -1901,11 +2078,16 @@ def log_spotify_error(error: SpotifyError) -> None:
     )
 
 
+RETRY_AFTER_CAP_S = 15 * 60  # a longer Retry-After is honoured this long, then a probe decides
+PROBE_WAIT_S = 5.0
+
+
 def _retry_after_seconds(value: Any) -> float:
     try:
-        return max(1.0, float(value))
+        seconds = float(value)
     except (TypeError, ValueError):
         return 30.0  # no usable header: back off a little, not for hours
+    return min(max(1.0, seconds), RETRY_AFTER_CAP_S) if seconds == seconds else 30.0
 
 
 def _items(items: Any, convert: Callable[[Any], T | None]) -> list[T]:
@@ -2056,10 +2238,19 @@ SCHEMA = (
         user_key CHAR(16) NOT NULL,
         counted_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
         PRIMARY KEY (artist_id, next_id, user_key),
+        KEY ix_co_asks_user (user_key, counted_at),
         CONSTRAINT fk_co_asks_artist FOREIGN KEY (artist_id)
             REFERENCES artists (id) ON DELETE CASCADE,
         CONSTRAINT fk_co_asks_next FOREIGN KEY (next_id)
             REFERENCES artists (id) ON DELETE CASCADE
+    ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin""",
+    # Users who tapped "did you mean": a name is learned once CONFIRMING_USERS agree.
+    """CREATE TABLE IF NOT EXISTS alias_votes (
+        alias_key VARCHAR(200) NOT NULL,
+        spotify_id VARCHAR(32) NOT NULL,
+        user_key CHAR(16) NOT NULL,
+        voted_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
+        PRIMARY KEY (alias_key, spotify_id, user_key)
     ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin""",
 )
 
@@ -2067,8 +2258,14 @@ GROUP_MEMBER_SCORE = 2.0  # a group and its members: above any two members' shar
 CO_ASK_WINDOW_S = 30 * 60  # "right after": the next artist within this long
 CO_ASK_RECOUNT_S = 30 * 86400  # one user counts a pair again only after this long
 CO_ASK_HALF_LIFE_S = 30 * 86400  # a co-ask counts half after this long
-CO_ASK_MIN_USERS = 2  # a co-ask shows once this many users made it...
-CO_ASK_MIN_WEIGHT = 1.0  # ...until its faded count falls below this (two users, a month on)
+CO_ASK_MIN_USERS = 3  # a co-ask shows once this many users made it...
+CO_ASK_MIN_SHARE = 0.05  # ...and this share of the users going on from the artist...
+CO_ASK_MIN_WEIGHT = 1.5  # ...until its faded count falls below this (three users, a month on)
+CO_ASK_SCORE_CAP = 5.0  # users beyond this add nothing: a crowd cannot drown the others
+CO_ASK_USER_DAILY_CAP = 20  # co-asks one user counts in a day
+CO_ASK_KEEP_S = 90 * 86400  # then a user's co-ask and vote rows are deleted
+CONFIRMING_USERS = 3  # users who confirm a "did you mean" before the name is learned
+PURGE_EVERY_S = 3600  # a container deletes expired rows at most this often
 RECORD_ASK_BUDGET_MS = 2000
 
 TAG_PATTERN = re.compile(r"^[a-z]+:[a-z0-9][a-z0-9&.+\-]*$")
@@ -2087,6 +2284,17 @@ MYSQL_LOCK_CONFLICTS = frozenset({1205, 1213})
 MYSQL_LOCK_TRIES = 4
 MYSQL_LOCK_BACKOFF_S = 0.05
 MAX_INDEXED_ALIASES = 50_000  # the names a container indexes: a few MB at most
+MAX_MISSPELLED_CHARS = 30  # longer keys are not compared against every alias
+# Where rows point at an artist: a row that joins another moves these.
+MERGED_COLUMNS = (
+    ("aliases", "artist_id"),
+    ("tags", "artist_id"),
+    ("related_artists", "artist_id"),
+    ("related_artists", "related_id"),
+    ("recent_asks", "artist_id"),
+    ("co_asks", "artist_id"),
+    ("co_asks", "next_id"),
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -2124,6 +2332,7 @@ class ArtistStore:
         self.health = BestEffort("mysql", MYSQL_RETRY_DOWN_AFTER_S, host=settings.mysql_host)
         # One connection, one thread to use it: calls queue up instead of sharing a socket.
         self._worker = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="mysql")
+        self._purge_after = 0.0  # monotonic time of the next deletion of expired rows
 
     # -- running work on the connection
 
@@ -2273,7 +2482,7 @@ class ArtistStore:
     ) -> StoredArtist | None:
         """The artist with a name one syllable or letter away from `key`, a spelling the store
         lacks (에미넘 for 에미넴); None when none is, or several are."""
-        if len(key) < 3:
+        if not 3 <= len(key) <= MAX_MISSPELLED_CHARS:
             return None
 
         def work(cursor: Any) -> StoredArtist | None:
@@ -2337,12 +2546,13 @@ class ArtistStore:
             " FROM artists me JOIN related_artists r ON r.artist_id = me.id"
             f" JOIN artists a ON a.id = r.related_id WHERE {me} AND (r.source <> 'coask' OR"
             " (SELECT COUNT(*) FROM co_asks c WHERE c.artist_id = r.artist_id"
-            " AND c.next_id = r.related_id) >= %s)"
+            " AND c.next_id = r.related_id) >= GREATEST(%s, %s * (SELECT COUNT(DISTINCT"
+            " c.user_key) FROM co_asks c WHERE c.artist_id = r.artist_id)))"
             " HAVING r.source <> 'coask' OR weight >= %s ORDER BY weight DESC, a.name LIMIT 30",
-            (CO_ASK_HALF_LIFE_S, value, CO_ASK_MIN_USERS, CO_ASK_MIN_WEIGHT),
+            (CO_ASK_HALF_LIFE_S, value, CO_ASK_MIN_USERS, CO_ASK_MIN_SHARE, CO_ASK_MIN_WEIGHT),
         )
         return [
-            {"id": sid, "name": name, "reason": source, "score": float(score)}
+            {"id": sid, "name": name, "reason": source, "score": relation_score(source, score)}
             for sid, name, source, score in cursor.fetchall()
         ]
 
@@ -2392,7 +2602,8 @@ class ArtistStore:
         trace: Trace,
         deadline: Deadline,
     ) -> None:
-        """Store a Spotify artist we found, linking a curated row and learning what was typed."""
+        """Store a Spotify artist a search found, learning what was typed. `curated`: the
+        curated row whose own name was searched, which takes the artist's id."""
 
         def work(cursor: Any) -> None:
             with self.transaction(cursor):
@@ -2445,15 +2656,31 @@ class ArtistStore:
             if held:
                 cursor.execute("SELECT RELEASE_LOCK(%s)", (name,))
 
-    def learn_alias(self, typed: str, artist: ArtistRef, trace: Trace, deadline: Deadline) -> None:
-        """A user confirmed that `typed` meant this artist (they tapped our "did you mean")."""
+    def confirm_alias(
+        self, typed: str, artist: ArtistRef, user_key: str, trace: Trace, deadline: Deadline
+    ) -> None:
+        """A user tapped our "did you mean": `typed` meant this artist. The name is learned
+        once CONFIRMING_USERS users said so, and never takes a name another artist has."""
+        key = name_key(typed)[:200]
+        if not key or not user_key:
+            return
 
         def work(cursor: Any) -> None:
             with self.transaction(cursor):
-                row_id = self._artist_row(cursor, artist["id"], artist["name"], None)
-                self._add_alias(cursor, typed, row_id, "confirmed")
+                cursor.execute(
+                    "INSERT IGNORE INTO alias_votes (alias_key, spotify_id, user_key)"
+                    " VALUES (%s, %s, %s)",
+                    (key, artist["id"], user_key),
+                )
+                cursor.execute(
+                    "SELECT COUNT(*) FROM alias_votes WHERE alias_key = %s AND spotify_id = %s",
+                    (key, artist["id"]),
+                )
+                if cursor.fetchone()[0] >= CONFIRMING_USERS:
+                    row_id = self._artist_row(cursor, artist["id"], artist["name"], None)
+                    self._add_alias(cursor, typed, row_id, "confirmed")
 
-        self.use("learn_alias", work, None, trace, deadline)
+        self.use("confirm_alias", work, None, trace, deadline)
 
     def record_ask(self, user_key: str, artist: ArtistRef, trace: Trace) -> None:
         """Note that this user asked for `artist`; if they asked for another one just before,
@@ -2462,10 +2689,30 @@ class ArtistStore:
         if not user_key or self.health.down:
             return
         work = functools.partial(self._record_ask, user_key=user_key, artist=artist)
-        # Its own clock: a container frozen after the answer drops the note rather than
-        # writing it long after, on a connection MySQL may have closed.
+        self._in_background("record_ask", work)
+        if time.monotonic() >= self._purge_after:
+            self._purge_after = time.monotonic() + PURGE_EVERY_S
+            self._in_background("purge_expired", self._purge_expired)
+
+    def _in_background(self, operation: str, work: Callable[[Any], None]) -> None:
+        # Its own clock: a container frozen after the answer drops the work rather than
+        # doing it long after, on a connection MySQL may have closed.
         background = Deadline(RECORD_ASK_BUDGET_MS)
-        submit_in_context(self._worker, self._run, "record_ask", work, None, Trace(), background)
+        submit_in_context(self._worker, self._run, operation, work, None, Trace(), background)
+
+    @staticmethod
+    def _purge_expired(cursor: Any) -> None:
+        """What users did is kept only as long as it is used."""
+        for table, column, keep_s in (
+            ("recent_asks", "asked_at", CO_ASK_WINDOW_S),
+            ("co_asks", "counted_at", CO_ASK_KEEP_S),
+            ("alias_votes", "voted_at", CO_ASK_KEEP_S),
+        ):
+            cursor.execute(
+                f"DELETE FROM {table} WHERE {column} < CURRENT_TIMESTAMP - INTERVAL %s SECOND"
+                " LIMIT 5000",
+                (keep_s,),
+            )
 
     @classmethod
     def _record_ask(cls, cursor: Any, user_key: str, artist: ArtistRef) -> None:
@@ -2490,6 +2737,13 @@ class ArtistStore:
 
     @staticmethod
     def _count_co_ask(cursor: Any, first: int, then: int, user_key: str) -> None:
+        cursor.execute(
+            "SELECT COUNT(*) FROM co_asks WHERE user_key = %s"
+            " AND counted_at >= CURRENT_TIMESTAMP - INTERVAL 1 DAY",
+            (user_key,),
+        )
+        if cursor.fetchone()[0] >= CO_ASK_USER_DAILY_CAP:
+            return  # one user cannot make a crowd
         counted = cursor.execute(  # 1 inserted, 2 counted again, 0 counted lately
             "INSERT INTO co_asks (artist_id, next_id, user_key) VALUES (%s, %s, %s)"
             " ON DUPLICATE KEY UPDATE counted_at = IF(counted_at <"
@@ -2504,36 +2758,46 @@ class ArtistStore:
                 (first, then, CO_ASK_HALF_LIFE_S),
             )
 
-    @staticmethod
-    def _artist_row(cursor: Any, spotify_id: str, name: str, curated: StoredArtist | None) -> int:
-        """The row of a Spotify artist: existing, a curated row it claims, or new. Race-safe."""
-        cursor.execute("SELECT id FROM artists WHERE spotify_id = %s", (spotify_id,))
-        row = cursor.fetchone()
-        if row:
-            return row[0]
-        key = name_key(name)
-        if curated is None or name_key(curated.name) != key:
-            cursor.execute(
-                "SELECT id FROM artists WHERE name_key = %s AND spotify_id IS NULL"
-                " ORDER BY id LIMIT 1",
-                (key,),
-            )
-            row = cursor.fetchone()
-            curated = StoredArtist(row[0], None, name) if row else None
-        if curated is not None and curated.spotify_id is None:
-            with contextlib.suppress(pymysql.IntegrityError):
-                if cursor.execute(
-                    "UPDATE artists SET spotify_id = %s WHERE id = %s AND spotify_id IS NULL",
-                    (spotify_id, curated.row_id),
-                ):
-                    return curated.row_id
+    @classmethod
+    def _artist_row(
+        cls, cursor: Any, spotify_id: str, name: str, curated: StoredArtist | None
+    ) -> int:
+        """The row of a Spotify artist: existing or new. A curated row takes the id only when
+        given here (a search of its own name found the artist): never from a tap, a co-credit
+        or a vote, where a namesake would take it. Race-safe."""
+        holder = cls._holder(cursor, spotify_id)
+        if curated and curated.spotify_id is None and name_key(curated.name) == name_key(name):
+            cls._pin(cursor, curated.row_id, spotify_id, holder)
+            return curated.row_id
+        if holder is not None:
+            return holder
         # Another container may insert the same artist at the same moment: the unique key decides.
         cursor.execute(
             "INSERT INTO artists (spotify_id, name, name_key) VALUES (%s, %s, %s)"
             " ON DUPLICATE KEY UPDATE id = LAST_INSERT_ID(id)",
-            (spotify_id, name[:200], key[:200]),
+            (spotify_id, name[:200], name_key(name)[:200]),
         )
         return cursor.lastrowid
+
+    @staticmethod
+    def _holder(cursor: Any, spotify_id: str) -> int | None:
+        cursor.execute("SELECT id FROM artists WHERE spotify_id = %s", (spotify_id,))
+        row = cursor.fetchone()
+        return row[0] if row else None
+
+    @staticmethod
+    def _pin(cursor: Any, row_id: int, spotify_id: str, holder: int | None) -> None:
+        """Give a curated row its Spotify id. A row that learned the id first (from a co-credit
+        or another spelling) joins it: its names and relations move, the row goes."""
+        if holder is not None and holder != row_id:
+            cursor.execute("UPDATE artists SET spotify_id = NULL WHERE id = %s", (holder,))
+            for table, column in MERGED_COLUMNS:
+                cursor.execute(
+                    f"UPDATE IGNORE {table} SET {column} = %s WHERE {column} = %s",
+                    (row_id, holder),
+                )
+            cursor.execute("DELETE FROM artists WHERE id = %s", (holder,))  # and what stayed
+        cursor.execute("UPDATE artists SET spotify_id = %s WHERE id = %s", (spotify_id, row_id))
 
     @staticmethod
     def _add_alias(cursor: Any, alias: str, row_id: int, source: str) -> None:
@@ -2569,6 +2833,8 @@ class ArtistStore:
             for row in rows:
                 row_id, added = self._curated_row(cursor, row.name)
                 counts["artists_added" if added else "artists_updated"] += 1
+                if row.spotify_id:  # pinned: the operator settles a name Spotify shares
+                    self._pin(cursor, row_id, row.spotify_id, self._holder(cursor, row.spotify_id))
                 for alias in (row.name, *row.aliases):
                     cursor.execute(
                         "INSERT INTO aliases (alias_key, alias, artist_id, source)"
@@ -2586,17 +2852,24 @@ class ArtistStore:
 
     @staticmethod
     def _curated_row(cursor: Any, name: str) -> tuple[int, bool]:
-        """The row a curated name updates (a learned one first), or a new one: (id, added)."""
+        """The row a curated name updates (an earlier load's, claimed or not), or a new one:
+        (id, added). Never a row learned from traffic: a namesake may hold that name."""
         key = name_key(name)
         cursor.execute(
-            "SELECT id FROM artists WHERE name_key = %s ORDER BY spotify_id IS NULL, id LIMIT 1",
-            (key,),
+            "SELECT artist_id, 0 AS preferred FROM aliases WHERE alias_key = %s"
+            " AND source = 'curated' UNION ALL SELECT id, 1 FROM artists WHERE name_key = %s"
+            " AND spotify_id IS NULL ORDER BY preferred LIMIT 1",
+            (key, key),
         )
         found = cursor.fetchone()
         if found:
             return found[0], False
         cursor.execute("INSERT INTO artists (name, name_key) VALUES (%s, %s)", (name, key))
         return cursor.lastrowid, True
+
+
+def relation_score(source: str, score: Any) -> float:
+    return min(float(score), CO_ASK_SCORE_CAP) if source == "coask" else float(score)
 
 
 def shared_tags_reason(shared: list[str]) -> str | None:
@@ -2616,13 +2889,18 @@ class CuratedArtist:
     name: str
     aliases: tuple[str, ...]
     tags: tuple[str, ...]
+    spotify_id: str = ""  # pinned, for a name Spotify gives several artists
+
+
+CURATED_HEADER = ["name", "aliases", "tags"]
 
 
 def read_curated_csv(lines: Iterable[str]) -> tuple[list[CuratedArtist], list[str]]:
     """Parse `name,aliases,tags` rows (`|`-separated lists). Returns rows and rejection reasons."""
     reader = csv.DictReader(lines)
-    if [field.strip() for field in reader.fieldnames or []] != ["name", "aliases", "tags"]:
-        return [], ["line 1: header must be exactly name,aliases,tags"]
+    header = [field.strip() for field in reader.fieldnames or []]
+    if header not in (CURATED_HEADER, [*CURATED_HEADER, "spotify_id"]):
+        return [], ["line 1: header must be exactly name,aliases,tags (and ,spotify_id)"]
     rows: list[CuratedArtist] = []
     rejected: list[str] = []
     owner_of_key: dict[str, str] = {}
@@ -2644,6 +2922,7 @@ def curated_row(record: dict[str, Any]) -> CuratedArtist:
         name=clean_query(record.get("name")),
         aliases=tuple(alias for alias in aliases if alias),
         tags=tuple(tag for tag in tags if tag),
+        spotify_id=(record.get("spotify_id") or "").strip(),
     )
 
 
@@ -2653,6 +2932,8 @@ def curated_row_problem(row: CuratedArtist, owner_of_key: dict[str, str]) -> str
         return "name is empty"
     if len(row.name) > 200 or any(len(alias) > 200 for alias in row.aliases):
         return "name or alias longer than 200 characters"
+    if row.spotify_id and not SPOTIFY_ID.match(row.spotify_id):
+        return f"spotify_id {row.spotify_id!r} is not a Spotify id (22 letters and digits)"
     bad = [tag for tag in row.tags if not TAG_PATTERN.match(tag) or len(tag) > 64]
     if bad:
         return f"malformed tag(s) {', '.join(bad)} (expected kind:value, lowercase)"
@@ -2696,10 +2977,24 @@ class MemoryCache:
 
     def put(self, key: str, value: Any, expires_at: float) -> None:
         with self._lock:
-            self._items[key] = (expires_at, value)
-            self._items.move_to_end(key)
-            while len(self._items) > self._max_entries:
-                self._items.popitem(last=False)
+            self._put(key, value, expires_at)
+
+    def add(self, key: str, expires_at: float) -> int:
+        """Count one more under `key` until `expires_at`: the count, this one included."""
+        with self._lock:
+            item = self._items.get(key)
+            if item is not None and item[0] > time.time():
+                expires_at, count = item[0], item[1] + 1
+            else:
+                count = 1
+            self._put(key, count, expires_at)
+        return count
+
+    def _put(self, key: str, value: Any, expires_at: float) -> None:
+        self._items[key] = (expires_at, value)
+        self._items.move_to_end(key)
+        while len(self._items) > self._max_entries:
+            self._items.popitem(last=False)
 
 
 class DynamoCache:
@@ -2756,6 +3051,20 @@ class DynamoCache:
             batch = {self.table: writes[start : start + 25]}
             self._request("batch_write_item", trace, deadline, RequestItems=batch)
 
+    def add(self, key: str, expires_at: float, trace: Trace, deadline: Deadline) -> int | None:
+        """Count one more under `key`, for every container: the count, or None."""
+        found = self._request(
+            "update_item",
+            trace,
+            deadline,
+            TableName=self.table,
+            Key={"pk": {"S": key}},
+            UpdateExpression="ADD hits :one SET expires_at = if_not_exists(expires_at, :ends)",
+            ExpressionAttributeValues={":one": {"N": "1"}, ":ends": {"N": str(int(expires_at))}},
+            ReturnValues="UPDATED_NEW",
+        )
+        return int(found["Attributes"]["hits"]["N"]) if found else None
+
     def _request(self, operation: str, trace: Trace, deadline: Deadline, **params: Any) -> Any:
         if self.health.down:
             return None
@@ -2765,7 +3074,20 @@ class DynamoCache:
 
         def work() -> Any:
             trace.dynamodb_calls += 1
-            return getattr(self.client(), operation)(**params)
+            try:
+                return getattr(self.client(), operation)(**params)
+            except botocore.exceptions.ClientError as error:
+                if error.response.get("Error", {}).get("Code") != "ValidationException":
+                    raise
+                # A request DynamoDB will never take (a key or item too large): a bad input,
+                # not an outage, so the layer stays up for everyone else.
+                log_fields(
+                    logging.WARNING,
+                    "dynamodb refused the request as invalid",
+                    operation=operation,
+                    detail=str(error)[:300],
+                )
+                return None
 
         return self.health.call(operation, work, None, DYNAMODB_ERRORS)
 
@@ -2825,6 +3147,15 @@ class Cache:
         self.memory.put(key, value, expires_at)
         if shared:
             self._pending[key] = (value, expires_at)
+
+    def count(self, key: str, window_s: float) -> int:
+        """One more under `key` for `window_s`: the count every container shares, or this
+        container's own when DynamoDB is off or does not answer."""
+        expires_at = time.time() + window_s
+        shared = (
+            self.dynamo.add(key, expires_at, self.trace, self.deadline) if self.dynamo else None
+        )
+        return shared if shared is not None else self.memory.add(key, expires_at)
 
     def flush(self) -> None:
         if self.dynamo and self._pending:
@@ -2982,9 +3313,16 @@ def configure_logging(level: str) -> None:
         logging.getLogger(noisy).setLevel(max(logging.WARNING, log.level))
 
 
+MAX_LOG_FIELD_CHARS = 300  # what a caller sends is logged in part: no 1.5 MB lines
+
+
 def log_fields(level: int, message: str, **fields: Any) -> None:
-    """One log line: the request's context, then these fields."""
-    log.log(level, message, extra={"fields": {**_log_context.get({}), **fields}})
+    """One log line: the request's context, then these fields, long texts cut."""
+    fields = {
+        name: value[:MAX_LOG_FIELD_CHARS] if isinstance(value, str) else value
+        for name, value in {**_log_context.get({}), **fields}.items()
+    }
+    log.log(level, message, extra={"fields": fields})
 
 
 def log_exception(message: str) -> None:

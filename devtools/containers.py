@@ -26,6 +26,16 @@ def new_container() -> ModuleType:
     return module
 
 
+def sealed_extra(values: dict[str, str], user_id: str = "local-user") -> dict[str, str]:
+    """A quick reply's `extra` as the skill signs it for this user, with the keys of the
+    environment now set: a tap on a button the bot sent (see lambda_function.Seal)."""
+    import lambda_function as skill
+
+    keys = skill.Keys.from_settings(skill.Settings.from_env())
+    user = skill.user_hash(user_id, keys.pepper)
+    return skill.Seal(keys.extras, user, time.time()).close(values)
+
+
 def close_containers() -> None:
     """Close the MySQL connections of every container made so far, so that hundreds of
     test containers in one process stay within the server's connection limit."""
@@ -64,7 +74,8 @@ def reset_store(skill: ModuleType, settings, conn) -> list[str]:
     run. Returns the rows the file had to reject."""
     with conn.cursor() as cursor:
         cursor.execute("SET FOREIGN_KEY_CHECKS = 0")
-        for table in ("co_asks", "recent_asks", "related_artists", "tags", "aliases", "artists"):
+        tables = ("alias_votes", "co_asks", "recent_asks", "related_artists", "tags", "aliases")
+        for table in (*tables, "artists"):
             cursor.execute(f"TRUNCATE TABLE {table}")
         cursor.execute("SET FOREIGN_KEY_CHECKS = 1")
     with open(REPO / "data" / "artists.csv", encoding="utf-8", newline="") as handle:

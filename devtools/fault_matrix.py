@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterator
 import boto3
 import pymysql
 
-from devtools.containers import new_container, reset_store
+from devtools.containers import new_container, reset_store, sealed_extra
 from devtools.fault_proxy import FaultProxy
 from devtools.kakao_limits import validate_skill_response
 from devtools.local_gateway import LambdaContext, kakao_request, proxy_event
@@ -159,6 +159,10 @@ class Rig:
                 "AWS_DEFAULT_REGION": "ap-northeast-2",
                 "ANSWER_BUDGET_MS": str(budget_ms),
                 "LOG_LEVEL": "CRITICAL",
+                # Every request here comes from one user id: the per-minute budgets are not
+                # what is measured (tests/integration/test_trust.py tests them).
+                "USER_REQUESTS_PER_MINUTE": "1000000",
+                "SPOTIFY_REQUESTS_PER_MINUTE": "1000000",
             }
         )
         for name in ("SKILL_API_KEY", "SECRET_ARN", "SECRET_PARAMETER", "AWS_PROFILE"):
@@ -245,7 +249,7 @@ def run_cell(rig: Rig, faults: tuple[str, ...]) -> CellResult:
     rig.reset()
     container = new_container()
     budget = rig.budget_ms
-    twice = {"artist_id": rig.stub.artist_id("TWICE"), "artist_name": "TWICE"}
+    twice = sealed_extra({"artist_id": rig.stub.artist_id("TWICE"), "artist_name": "TWICE"})
     ask(container, "warm-up", "아이유", None, budget)  # connections, token, a cached answer
     by_name = {fault.name: fault for fault in FAULTS}
     for name in faults:

@@ -78,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
         note("layers: " + ", ".join(prepare_layers()))
         import lambda_function
 
-        response = lambda_function.lambda_handler(event, LambdaContext())
+        with contextlib.redirect_stdout(sys.stderr):  # its log lines: stdout is the answer's
+            response = lambda_function.lambda_handler(event, LambdaContext())
     try:
         body = json.loads(response["body"])
     except (KeyError, TypeError, ValueError):

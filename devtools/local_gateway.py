@@ -15,8 +15,10 @@ catalog; with them it uses the real Spotify. MYSQL_* and DYNAMODB_TABLE, when se
 from __future__ import annotations
 
 import argparse
+import hmac
 import json
 import os
+import secrets
 import sys
 import threading
 import time
@@ -42,7 +44,16 @@ CHAT_POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
     "img-src http: https: data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
-PREVIEW_HEADER = "X-Chat-Preview"  # sent by the chat page on its POST /skill
+PREVIEW_HEADER = "X-Chat-Preview"  # carries this run's token on the chat page's POST /skill
+# index.html's empty slot; GET / fills it with the run's token for chat.js to read.
+TOKEN_SLOT = b'<meta name="chat-preview-token" content="">'
+LOCAL_NAMES = ("127.0.0.1", "localhost")
+
+
+def own_authorities(port: int) -> set[str]:
+    """The Host values that name this gateway (a browser leaves out ":80")."""
+    names = {f"{name}:{port}" for name in LOCAL_NAMES}
+    return names | set(LOCAL_NAMES) if port == 80 else names
 
 
 def kakao_request(utterance: str, extra: dict | None = None, user_id: str = "local-user") -> dict:
@@ -128,11 +139,13 @@ def limit_problems(payload: bytes) -> list[str]:
 
 
 class SkillHandler(BaseHTTPRequestHandler):
-    """The gateway's routes; `skill` and `files` are bound by make_handler_class."""
+    """The gateway's routes; `skill`, `files` and `preview_token` are bound by
+    make_handler_class."""
 
     protocol_version = "HTTP/1.1"
     skill: Callable[[dict, LambdaContext], dict]
     files: dict[str, Path]
+    preview_token: str
 
     def do_POST(self):
         path = self.path.rstrip("/")
@@ -152,13 +165,31 @@ class SkillHandler(BaseHTTPRequestHandler):
 
     def _preview_key(self, headers: dict[str, str]) -> dict[str, str]:
         """The chat page cannot know SKILL_API_KEY: its requests get it here, as the
-        x-api-key header OpenBuilder's skill settings would add."""
+        x-api-key header OpenBuilder's skill settings would add. Only this run's own page
+        gets it; any other caller is forwarded as it came (the skill answers 401)."""
         key = os.environ.get("SKILL_API_KEY", "")
         names = {name.lower() for name in headers}
-        if not key or PREVIEW_HEADER.lower() not in names or "x-api-key" in names:
+        if not key or "x-api-key" in names or not self._from_own_page():
             return {}
         headers["x-api-key"] = key
         return {"X-Chat-Preview-Api-Key": "added"}
+
+    def _from_own_page(self) -> bool:
+        """The run's token (only GET / hands it out), sent from the gateway's own origin."""
+        given = (self.headers.get(PREVIEW_HEADER) or "").encode("utf-8")
+        if not hmac.compare_digest(given, self.preview_token.encode()):
+            return False
+        # Any web page can send the header; the browser sets Origin, which a page cannot forge.
+        origin = self.headers.get("Origin")
+        own = {f"http://{authority}" for authority in own_authorities(self._port())}
+        return (origin is None or origin.lower() in own) and self._own_host()
+
+    def _own_host(self) -> bool:
+        """Host names this gateway on loopback: a DNS-rebound name (evil.example) does not."""
+        return (self.headers.get("Host") or "").lower() in own_authorities(self._port())
+
+    def _port(self) -> int:
+        return self.server.server_address[1]  # the port bound, also with --port 0
 
     def do_GET(self):
         path = urlsplit(self.path).path
@@ -173,7 +204,15 @@ class SkillHandler(BaseHTTPRequestHandler):
             "X-Content-Type-Options": "nosniff",
             "Content-Security-Policy": CHAT_POLICY,
         }
-        self._send(200, file.read_bytes(), headers)
+        self._send(200, self._page_file(file), headers)
+
+    def _page_file(self, file: Path) -> bytes:
+        """The file; index.html with the run's token, unless asked under a foreign Host."""
+        body = file.read_bytes()
+        if file.name != "index.html" or not self._own_host():
+            return body
+        filled = TOKEN_SLOT.replace(b'content=""', f'content="{self.preview_token}"'.encode())
+        return body.replace(TOKEN_SLOT, filled)
 
     def _send(self, status, body, headers=None):
         if isinstance(body, bytes):
@@ -192,8 +231,13 @@ class SkillHandler(BaseHTTPRequestHandler):
 
 
 def make_handler_class(handler):
-    """SkillHandler answering POST /skill with `handler` (a lambda_handler)."""
-    bound = {"skill": staticmethod(handler), "files": chat_files()}
+    """SkillHandler answering POST /skill with `handler` (a lambda_handler); a new token
+    for each server, so a token seen by one run is worth nothing to the next."""
+    bound = {
+        "skill": staticmethod(handler),
+        "files": chat_files(),
+        "preview_token": secrets.token_urlsafe(24),
+    }
     return type("BoundSkillHandler", (SkillHandler,), bound)
 
 

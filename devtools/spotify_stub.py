@@ -421,6 +421,10 @@ class SpotifyStub:
     def api_calls(self) -> int:
         return sum(1 for call in list(self.calls) if call["path"].startswith("/v1/"))
 
+    def calls_to(self, path: str) -> int:
+        """Calls to exactly this path (a search, one artist's object, ...)."""
+        return sum(1 for call in list(self.calls) if call["path"] == path)
+
     def token_calls(self) -> int:
         return sum(
             1 for c in list(self.calls) if (c["method"], c["path"]) == ("POST", "/api/token")

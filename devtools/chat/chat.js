@@ -8,6 +8,9 @@
   const LIMITS_URL = "/limits";
   // A stable test user, as OpenBuilder's bot test has one user key per tester.
   const USER_ID = "preview-user";
+  // The gateway's token for this run: with it (and only from this page) it adds x-api-key.
+  const PREVIEW_TOKEN =
+    document.querySelector('meta[name="chat-preview-token"]')?.getAttribute("content") || "";
   const BOT_NAME = "음악 챗봇";
   const SIMPLE_TEXT_FOLD = 500; // KakaoTalk folds a simpleText after 500 characters
   const WEB_URL = /^https?:\/\//i;
@@ -518,9 +521,11 @@
     const exchange = { request, status: 0, responseText: "", responseBody: undefined };
     const started = performance.now();
     try {
+      const headers = { "Content-Type": "application/json; charset=utf-8" };
+      if (PREVIEW_TOKEN) headers["X-Chat-Preview"] = PREVIEW_TOKEN;
       const response = await fetch(SKILL_URL, {
         method: "POST",
-        headers: { "Content-Type": "application/json; charset=utf-8", "X-Chat-Preview": "1" },
+        headers,
         body: JSON.stringify(request),
       });
       exchange.status = response.status;

@@ -75,6 +75,10 @@ def env(monkeypatch, mysql_config, dynamodb_endpoint, spotify):
         "AWS_SECRET_ACCESS_KEY": "test",
         "AWS_DEFAULT_REGION": "ap-northeast-2",
         "LOG_LEVEL": "INFO",
+        # Every request here comes from one user id: the per-minute budgets are not
+        # what is measured (tests/integration/test_trust.py tests them).
+        "USER_REQUESTS_PER_MINUTE": "1000000",
+        "SPOTIFY_REQUESTS_PER_MINUTE": "1000000",
         **mysql_config.env(),
     }
     for name in ("SKILL_API_KEY", "ANSWER_BUDGET_MS", "AWS_PROFILE"):

@@ -12,6 +12,7 @@ import http.client
 import json
 import os
 import re
+import secrets
 import shutil
 import signal
 import subprocess
@@ -25,12 +26,14 @@ from urllib.parse import urlsplit
 import pytest
 
 from devtools.kakao_limits import validate_skill_response
-from devtools.local_gateway import CHAT_DIR, kakao_request, make_handler_class
+from devtools.local_gateway import CHAT_DIR, PREVIEW_HEADER, kakao_request, make_handler_class
 
 from .conftest import REPO, component, new_container
 
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 PREVIEW_USER = "preview-user"
+PREVIEW_TOKEN = re.compile(r'<meta name="chat-preview-token" content="([^"]*)">')
+SKILL_KEY = "local-secret"
 SCREENSHOT = REPO / "build" / "chat-preview.png"
 CHROMIUM_ARGS = [
     "--headless",
@@ -174,23 +177,80 @@ def test_limits_endpoint_is_the_validator():
     assert results[2][0].startswith("$: not JSON")
 
 
-def test_the_page_gets_the_api_key_that_openbuilder_would_send(monkeypatch):
-    monkeypatch.setenv("SKILL_API_KEY", "local-secret")
-    answer = {"version": "2.0", "template": {"outputs": [{"simpleText": {"text": "안녕"}}]}}
-    recorder = Recorder(fixed_answer({"hi": answer}))
-    request = json.dumps(kakao_request("hi")).encode()
+def page_token(base: str, host: str | None = None) -> str:
+    """The token GET / hands the page, read from the meta tag as chat.js reads it."""
+    _, _, body = http_request(base, "GET", "/", headers={"Host": host} if host else None)
+    match = PREVIEW_TOKEN.search(body.decode("utf-8"))
+    assert match, "index.html has no chat-preview-token meta tag"
+    return match[1]
+
+
+def header(event: dict, name: str) -> str | None:
+    return {k.lower(): v for k, v in event["headers"].items()}.get(name.lower())
+
+
+def post_skill(base: str, recorder: Recorder, headers: dict) -> tuple[int, bool, str | None]:
+    """POST /skill: (status, whether the gateway says it added the key, the key forwarded)."""
+    request = json.dumps(kakao_request("아이유")).encode()
+    status, answer_headers, _ = http_request(base, "POST", "/skill", request, headers)
+    added = answer_headers.get("X-Chat-Preview-Api-Key") == "added"
+    return status, added, header(recorder.events[-1], "x-api-key")
+
+
+def test_the_page_gets_the_api_key_that_openbuilder_would_send(env, monkeypatch):
+    monkeypatch.setenv("SKILL_API_KEY", SKILL_KEY)
+    recorder = Recorder(new_container().lambda_handler)
     with gateway(recorder) as base:
-        _, plain, _ = http_request(base, "POST", "/skill", request)
-        _, preview, _ = http_request(base, "POST", "/skill", request, {"X-Chat-Preview": "1"})
-        own_key = {"X-Chat-Preview": "1", "x-api-key": "typed"}
-        http_request(base, "POST", "/skill", request, own_key)
-    keys = [
-        {k.lower(): v for k, v in event["headers"].items()}.get("x-api-key")
-        for event in recorder.events
+        localhost = f"localhost:{urlsplit(base).port}"
+        token = page_token(base)
+        assert len(token) >= 32 and page_token(base, localhost) == token
+        page = {PREVIEW_HEADER: token, "Origin": base}
+        by_name = {PREVIEW_HEADER: token, "Origin": f"http://{localhost}", "Host": localhost}
+        results = [
+            post_skill(base, recorder, {}),  # curl stays unauthenticated
+            post_skill(base, recorder, page),
+            post_skill(base, recorder, by_name),
+            post_skill(base, recorder, {PREVIEW_HEADER: token}),  # no Origin: not a browser
+            post_skill(base, recorder, {**page, "x-api-key": "typed"}),  # forwarded as typed
+            post_skill(base, recorder, {**page, "x-api-key": SKILL_KEY}),
+        ]
+    assert results == [
+        (401, False, None),
+        (200, True, SKILL_KEY),
+        (200, True, SKILL_KEY),
+        (200, True, SKILL_KEY),
+        (401, False, "typed"),
+        (200, False, SKILL_KEY),
     ]
-    assert keys == [None, "local-secret", "typed"]  # curl stays unauthenticated
-    assert "X-Chat-Preview-Api-Key" not in plain
-    assert preview["X-Chat-Preview-Api-Key"] == "added"
+
+
+def test_no_other_caller_gets_the_api_key(env, monkeypatch):
+    """Any web page can send X-Chat-Preview, and a DNS-rebound name reaches 127.0.0.1 too:
+    without this run's token, from this gateway's origin and Host, no key is added."""
+    monkeypatch.setenv("SKILL_API_KEY", SKILL_KEY)
+    recorder = Recorder(new_container().lambda_handler)
+    with gateway(recorder) as base:
+        port = urlsplit(base).port
+        token = page_token(base)
+        evil = f"evil.example:{port}"
+        assert page_token(base, evil) == ""  # a rebound page is not handed the token
+        own = {PREVIEW_HEADER: token, "Origin": base}
+        refused = {
+            "the old fixed value": {**own, PREVIEW_HEADER: "1"},
+            "a wrong token": {**own, PREVIEW_HEADER: secrets.token_urlsafe(24)},
+            "an empty token": {**own, PREVIEW_HEADER: ""},
+            "the token and more": {**own, PREVIEW_HEADER: token + "x"},
+            "a foreign page": {**own, "Origin": "http://evil.example"},
+            "another local port": {**own, "Origin": f"http://127.0.0.1:{port + 1}"},
+            "an https origin": {**own, "Origin": f"https://127.0.0.1:{port}"},
+            "an opaque origin": {**own, "Origin": "null"},
+            "a foreign Host": {**own, "Host": evil},
+            "a rebound page": {**own, "Origin": f"http://{evil}", "Host": evil},
+            "a Host on another port": {**own, "Host": f"127.0.0.1:{port + 1}"},
+            "no Host": {PREVIEW_HEADER: token, "Host": ""},
+        }
+        results = {name: post_skill(base, recorder, sent) for name, sent in refused.items()}
+    assert results == dict.fromkeys(refused, (401, False, None))
 
 
 def test_make_run_prints_the_page_and_serves_it():
@@ -219,6 +279,7 @@ def test_make_run_prints_the_page_and_serves_it():
         status, headers, body = http_request(url[1].rstrip("/"), "GET", "/")
         assert (status, headers["Content-Type"]) == (200, "text/html; charset=utf-8")
         assert "chat.js" in body.decode("utf-8")
+        assert PREVIEW_TOKEN.search(body.decode("utf-8"))[1]  # the run's token for its page
     finally:
         process.send_signal(signal.SIGINT)
         try:
@@ -380,6 +441,8 @@ def test_chat_preview_in_chromium(env, browser_page, monkeypatch):
         assert panel_json(page, "#request-json") == kakao_request("아이유", None, PREVIEW_USER)
         assert recorder.bodies()[0] == kakao_request("아이유", None, PREVIEW_USER)
         assert "x-api-key added by the local gateway" in page.locator("#request-meta").inner_text()
+        token = page.locator('meta[name="chat-preview-token"]').get_attribute("content")
+        assert token and header(recorder.events[0], PREVIEW_HEADER) == token
         assert panel_json(page, "#response-json") == body
         assert page.locator("#response-status").inner_text() == "HTTP 200"
         assert re.fullmatch(r"\d+ ms", page.locator("#response-elapsed").inner_text())
@@ -416,6 +479,7 @@ def test_chat_preview_in_chromium(env, browser_page, monkeypatch):
     # nothing left 127.0.0.1: the page, its calls and the stub's images are all local
     assert traffic.refused == []
     assert {urlsplit(url).hostname for url in traffic.urls} == {"127.0.0.1"}
+    assert [header(event, "x-api-key") for event in recorder.events] == ["preview-test-key"] * 2
 
 
 # ---- every component the issue lists, from a hand-made answer ---------------------------------
@@ -423,6 +487,8 @@ def test_chat_preview_in_chromium(env, browser_page, monkeypatch):
 REMOTE_IMAGE = "https://images.example.invalid/photo.jpg"
 WEB_PAGE = "https://example.invalid/page"
 LONG_TEXT = "가나다라마바사 " * 80  # 640 characters: folded after 500
+# A signed extra, as the skill will send: every key comes back as it was, none picked.
+BLOCK_EXTRA = {"via": "block", "sig": "c2lnbmF0dXJl", "exp": 1767225600, "more": {"n": [1, 2]}}
 
 
 def image_url(spotify, name: str) -> str:
@@ -496,7 +562,7 @@ def fixture_answers(spotify) -> dict[str, dict]:
                     "action": "block",
                     "blockId": "5f0000000000000000000000",
                     "messageText": "리스트 보기",
-                    "extra": {"via": "block"},
+                    "extra": BLOCK_EXTRA,
                 },
             ],
         },
@@ -609,7 +675,7 @@ def test_every_component_renders(browser_page, spotify):
         chips.nth(1).click()
         lists = wait_for_exchange(page, 2)
         assert lists["request"]["userRequest"]["utterance"] == "리스트 보기"
-        assert lists["request"]["action"]["clientExtra"] == {"via": "block"}
+        assert lists["request"]["action"]["clientExtra"] == BLOCK_EXTRA
         assert lists["problems"] == []
         turn = last_bot_turn(page)
         # listCard: header, items with images (a remote one as a placeholder), buttons
@@ -661,7 +727,8 @@ def test_every_component_renders(browser_page, spotify):
         assert color == "rgb(138, 28, 28)"
         assert page.locator("#problems li.ok").count() == 0
     sent = [body["action"]["clientExtra"] for body in recorder.bodies()]
-    assert sent == [None, {"via": "block"}, {"track": 1}, {"pick": 2}, None]
+    assert sent == [None, BLOCK_EXTRA, {"track": 1}, {"pick": 2}, None]
+    assert {body["userRequest"]["user"]["id"] for body in recorder.bodies()} == {PREVIEW_USER}
 
 
 def test_commerce_and_item_cards_show_their_profile_row(browser_page, spotify):

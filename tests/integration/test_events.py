@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+from devtools.containers import sealed_extra
 from devtools.kakao_limits import validate_skill_response
 from devtools.local_gateway import LambdaContext
 
@@ -66,13 +67,19 @@ def test_event_is_answered_through_lambda_handler(name, env, spotify):
         assert component(body, "listCard")["items"], "tracks are listed"
 
 
-def test_the_quick_reply_event_carries_the_demo_catalogs_id_and_skips_search(env, spotify):
+def test_the_quick_reply_event_signed_as_the_bot_signs_skips_search(env, spotify):
     event = load_event("quick-reply")
-    extra = kakao_body(event)["action"]["clientExtra"]
+    body = kakao_body(event)
+    extra = body["action"]["clientExtra"]
     assert extra["artist_id"] == spotify.artist_id(extra["artist_name"])
-
     new_container().lambda_handler(event, LambdaContext())
+    assert artist_search_calls(spotify) == 1  # as saved, unsigned: read as the name typed
 
+    spotify.reset_calls()
+    user = body["userRequest"]["user"]["id"]
+    body["action"]["clientExtra"] = sealed_extra(extra, user_id=user)
+    event["body"] = json.dumps(body, ensure_ascii=False)
+    new_container().lambda_handler(event, LambdaContext())
     assert artist_search_calls(spotify) == 0
 
 

@@ -203,6 +203,12 @@ def test_what_users_ask_next_becomes_a_relation(env, mysql_config):
     ask_as(container, "user-b", "DAY6")
     container.skill_app().store.settled()
     status, body = ask(new_container(), "아이유")
+    assert "DAY6" not in related_shown(body)  # two users are not yet "people" (issue 15)
+
+    ask_as(container, "user-c", "아이유")
+    ask_as(container, "user-c", "DAY6")
+    container.skill_app().store.settled()
+    status, body = ask(new_container(), "아이유")
     assert "DAY6" in related_shown(body)
     assert (
         "• 데이식스 (DAY6) · 이 아티스트를 찾은 사람들이 함께 찾음"
@@ -216,14 +222,16 @@ def test_what_users_ask_next_becomes_a_relation(env, mysql_config):
             " JOIN artists a ON a.id = r.artist_id JOIN artists b ON b.id = r.related_id"
             " WHERE r.source = 'coask' ORDER BY a.name"
         )
-        # IU -> DAY6 from two users; DAY6 -> IU from user-a's going back, once.
+        # IU -> DAY6 from three users; DAY6 -> IU from user-a's going back, once.
         assert cursor.fetchall() == (
             ("DAY6", "IU", pytest.approx(1.0, abs=0.01)),
-            ("IU", "DAY6", pytest.approx(2.0, abs=0.01)),
+            ("IU", "DAY6", pytest.approx(3.0, abs=0.01)),
         )
-    hashed = sorted(hashlib.sha256(u.encode()).hexdigest()[:16] for u in ("user-a", "user-b"))
-    assert stored[-2:] == hashed or set(hashed) <= set(stored)
-    assert not any("user" in key for key in stored)
+    pepper = container.skill_app().keys.pepper
+    users = ("user-a", "user-b", "user-c")
+    assert {container.user_hash(user, pepper) for user in users} <= set(stored)
+    unpeppered = {hashlib.sha256(user.encode()).hexdigest()[:16] for user in users}
+    assert not unpeppered & set(stored) and not any("user" in key for key in stored)
 
 
 def test_the_stores_knowledge_is_kept_in_the_containers_memory_for_an_hour(env):
@@ -253,14 +261,15 @@ def age_co_asks(mysql_config, days: int) -> None:
         )
 
 
-def test_two_users_a_day_apart_count_and_a_month_later_it_has_faded(env, mysql_config):
+def test_three_users_a_day_apart_count_and_a_month_later_it_has_faded(env, mysql_config):
     container = new_container()
     ask_as(container, "user-a", "아이유")
     ask_as(container, "user-a", "데이식스")
     container.skill_app().store.settled()
-    age_co_asks(mysql_config, 1)  # the second user comes a day later
-    ask_as(container, "user-b", "아이유")
-    ask_as(container, "user-b", "데이식스")
+    age_co_asks(mysql_config, 1)  # the others come a day later
+    for user in ("user-b", "user-c"):
+        ask_as(container, user, "아이유")
+        ask_as(container, user, "데이식스")
     container.skill_app().store.settled()
     status, body = ask(new_container(), "아이유")
     assert "DAY6" in related_shown(body)
@@ -361,7 +370,7 @@ def test_a_note_that_waits_on_a_lock_is_written_on_its_next_try(env, mysql_confi
         cursor.execute("SET SESSION innodb_lock_wait_timeout = 1")
 
     store.use("test", give_up_on_locks_after_1_s, None, container.Trace(), None)
-    user_key = hashlib.sha256(b"patient-user").hexdigest()[:16]
+    user_key = container.user_hash("patient-user", container.skill_app().keys.pepper)
     with pymysql.connect(**mysql_kwargs(mysql_config)) as conn, conn.cursor() as cursor:
         conn.begin()
         cursor.execute("SELECT * FROM recent_asks WHERE user_key = %s FOR UPDATE", (user_key,))

@@ -9,6 +9,7 @@ import time
 import pymysql
 import pytest
 
+from devtools.containers import sealed_extra
 from devtools.local_gateway import LambdaContext, kakao_request, proxy_event
 
 from .conftest import (
@@ -278,7 +279,9 @@ def test_when_tracks_run_late_the_card_comes_alone_with_a_polite_note(env, spoti
     spotify.add_fault("hang", path_prefix=f"/v1/artists/{bts}/top-tracks", seconds=5)
     container = new_container()  # the import is not the request's: Lambda's INIT is apart
     started = time.monotonic()
-    status, body = ask(container, "BTS", extra={"artist_id": bts, "artist_name": "BTS"})
+    status, body = ask(
+        container, "BTS", extra=sealed_extra({"artist_id": bts, "artist_name": "BTS"})
+    )
     assert time.monotonic() - started < 1.2 + 0.3
     assert card_artist(body) == "BTS"
     assert component(body, "listCard") is None

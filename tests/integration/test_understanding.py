@@ -9,6 +9,7 @@ import json
 import boto3
 import pytest
 
+from devtools.containers import sealed_extra
 from devtools.local_gateway import kakao_request
 from tests.corpus.utterances import CORPUS
 
@@ -166,7 +167,7 @@ def test_quick_replies_that_carry_data_return_to_the_calling_block(env):
 
 
 def test_a_tapped_id_spotify_no_longer_knows_falls_back_to_the_name_it_carried(env):
-    gone = {"artist_id": "0" * 22, "artist_name": "아이유"}
+    gone = sealed_extra({"artist_id": "0" * 22, "artist_name": "아이유"})
     status, body = ask(new_container(), "아이유", extra=gone)
     assert "IU" in card_title(body)
 

@@ -149,10 +149,25 @@ def test_other_words_are_not_misspellings(typed, known):
     assert not is_misspelling(name_key(typed), name_key(known))
 
 
-def test_edit_distance():
-    assert edit_distance("kitten", "sitting") == 3
+def test_edit_distance_counts_up_to_its_limit():
+    assert edit_distance("kitten", "sitting", limit=5) == 3
     assert edit_distance("abcd", "abdc") == 1
-    assert edit_distance("", "abc") == 3
+    assert edit_distance("", "abc", limit=5) == 3
+    assert edit_distance("kitten", "sitting", limit=1) == 2  # "more than 1"
+    assert edit_distance("", "abc") == 3  # limit 2: "more than 2"
+
+
+def test_edit_distance_stops_once_every_path_costs_more_than_the_limit():
+    calls = []
+
+    class Letter(str):  # counts the comparisons the distance makes
+        def __ne__(self, other):
+            calls.append(1)
+            return str.__ne__(self, other)
+
+    long_a = [Letter("a")] * 200
+    assert edit_distance(long_a, "b" * 200) == 3
+    assert len(calls) <= 4 * 200  # a few rows, not 200 × 200 comparisons
 
 
 def test_the_closest_alias_must_be_the_only_one():

@@ -14,6 +14,8 @@ from lambda_function import (
     SONGS,
     ArtistAnswer,
     NotFound,
+    ReplyTo,
+    Seal,
     clip,
     render_artist,
     render_help,
@@ -30,6 +32,10 @@ ARTIST = {
     "genres": [],
     "followers": None,
 }
+
+
+SEAL = Seal(b"k" * 32, "user-hash", 1_800_000_000.0)
+TO_USER = ReplyTo("", SEAL)
 
 
 def track(n, **fields):
@@ -75,13 +81,19 @@ def test_a_full_answer_is_a_card_a_track_list_and_related_artists():
     assert items[0]["link"]["web"].startswith("https://open.spotify.com/track/")
 
 
-def test_related_artists_are_one_tap_away():
-    body = render_artist(answer())
+def test_related_artists_are_one_tap_away_with_a_signed_extra():
+    body = render_artist(answer(), TO_USER)
     replies = body["template"]["quickReplies"]
     assert len(replies) <= 10
     assert replies[0]["messageText"] == "Artist 0"
-    assert replies[0]["extra"] == {"artist_id": "0" * 22, "artist_name": "Artist 0"}
+    assert SEAL.open(replies[0]["extra"]) == {"artist_id": "0" * 22, "artist_name": "Artist 0"}
+    assert validate_skill_response(body) == []
     assert "함께 작업" in body["template"]["outputs"][2]["simpleText"]["text"]
+
+
+def test_without_a_seal_a_tap_is_plain_text():
+    reply = render_artist(answer())["template"]["quickReplies"][0]
+    assert reply == {"label": "Artist 0", "action": "message", "messageText": "Artist 0"}
 
 
 def test_a_related_artist_without_a_spotify_id_is_asked_for_by_name():
@@ -106,7 +118,7 @@ def test_without_related_artists_the_quick_replies_still_lead_on():
 
 
 def test_taps_that_carry_data_go_back_to_the_calling_block():
-    body = render_artist(answer(), block_id="block-1")
+    body = render_artist(answer(), ReplyTo("block-1", SEAL))
     tap = body["template"]["quickReplies"][0]
     assert tap["action"] == "block" and tap["blockId"] == "block-1"
     assert tap["extra"]["artist_id"] == "0" * 22 and tap["messageText"] == "Artist 0"
@@ -188,10 +200,10 @@ def test_clip_counts_utf16_units_and_never_splits_a_character():
 
 def test_not_found_offers_spotifys_guess_and_examples():
     suggestion = {"id": ARTIST["id"], "name": "IU"}
-    body = render_not_found(NotFound("아이유우", suggestion))
+    body = render_not_found(NotFound("아이유우", suggestion), TO_USER)
     assert validate_skill_response(body) == []
     first = body["template"]["quickReplies"][0]
-    assert first["extra"] == {
+    assert SEAL.open(first["extra"]) == {
         "artist_id": ARTIST["id"],
         "artist_name": "IU",
         "confirms": "아이유우",
@@ -200,7 +212,7 @@ def test_not_found_offers_spotifys_guess_and_examples():
 
 
 def test_plain_texts_help_and_redirects_are_valid_and_json_serialisable():
-    for body in (render_text("안내"), render_help(HELP), render_help(CHAT, "block-1")):
+    for body in (render_text("안내"), render_help(HELP), render_help(CHAT)):
         assert validate_skill_response(body) == []
         json.dumps(body, ensure_ascii=False).encode("utf-8")
     assert render_help(HELP)["template"]["quickReplies"][0]["messageText"] == "아이유"
@@ -223,8 +235,9 @@ def test_any_text_renders_a_valid_body(name, titles, related, tags):
             tracks=[track(n, name=title, album=title) for n, title in enumerate(titles)],
             related=[{"id": None, "name": r, "reason": "tag"} for r in related],
             tags=tags,
-        )
+        ),
+        TO_USER,
     )
     assert validate_skill_response(body) == []
-    body = render_not_found(NotFound(name, {"id": ARTIST["id"], "name": name}))
+    body = render_not_found(NotFound(name, {"id": ARTIST["id"], "name": name}), TO_USER)
     assert validate_skill_response(body) == []

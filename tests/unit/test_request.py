@@ -1,13 +1,18 @@
 """Reading API Gateway events and Kakao skill requests."""
 
 import base64
+import hashlib
 import json
+import time
 
 import pytest
 
 from lambda_function import (
     BadRequest,
+    Keys,
+    Seal,
     Settings,
+    _retry_after_seconds,
     check_api_key,
     param_text,
     read_http_event,
@@ -16,6 +21,17 @@ from lambda_function import (
 
 KAKAO = {"userRequest": {"utterance": "아이유\n", "user": {"id": "user-1"}}, "action": {}}
 IU_ID = "3HqSLMAZ3g3d5poNaI7GOU"
+KEYS = Keys.from_settings(Settings(spotify_client_secret="client-secret"))
+
+
+def parse(body, keys=KEYS):
+    return skill_request_from(body, keys)
+
+
+def sealed_for(user_id, values, keys=KEYS, now=None):
+    """An extra as the bot would have signed it in a quick reply to this user."""
+    user = parse({"userRequest": {"user": {"id": user_id}}}, keys).user_hash
+    return Seal(keys.extras, user, time.time() if now is None else now).close(values)
 
 
 def rest_event(body, **extra):
@@ -75,17 +91,38 @@ def test_no_configured_key_means_no_check():
     check_api_key(read_http_event(rest_event("{}")), "")
 
 
-def test_the_artist_comes_from_our_button_extra_first():
-    request = skill_request_from(
-        {
-            "userRequest": {"utterance": "IU"},
-            "action": {
-                "clientExtra": {"artist_id": IU_ID, "artist_name": "IU"},
-                "params": {"solo": "무시"},
-            },
-        }
-    )
+def tap(extra, user_id="user-1"):
+    return {
+        "userRequest": {"utterance": "IU", "user": {"id": user_id}},
+        "action": {"clientExtra": extra, "params": {"solo": "무시"}},
+    }
+
+
+def test_the_artist_comes_from_our_signed_button_extra_first():
+    extra = sealed_for("user-1", {"artist_id": IU_ID, "artist_name": "IU"})
+    request = parse(tap(extra))
     assert (request.artist_id, request.query) == (IU_ID, "IU")
+
+
+def test_an_unsigned_tampered_foreign_or_expired_extra_is_plain_text():
+    values = {"artist_id": IU_ID, "artist_name": "IU"}
+    signed = sealed_for("user-1", values)
+    other_key = Keys.from_settings(Settings(signing_key="another bot"))
+    for extra in (
+        values,  # unsigned: what a forger sends
+        {**signed, "artist_id": "0" * 22},  # tampered value
+        {**signed, "confirms": "아이유"},  # a value added
+        {**signed, "exp": str(int(signed["exp"]) + 1)},  # a later expiry
+        {**signed, "sig": signed["sig"][:-1] + "0"},
+        {**signed, "sig": "가" * 32},  # not ASCII: compared without an error
+        {**signed, "exp": "9" * 5000},  # too long to read as a number
+        sealed_for("user-1", values, keys=other_key),  # another bot's key
+        sealed_for("user-1", values, now=time.time() - 31 * 86400),  # expired
+    ):
+        request = parse(tap(extra))
+        assert (request.artist_id, request.artist_name, request.confirms_alias) == (None, "", "")
+        assert request.query == "무시"  # read as plain text: the parameters, then the utterance
+    assert parse(tap(signed, user_id="user-2")).artist_id is None  # another user's button
 
 
 def test_artist_parameters_come_in_a_fixed_order_each_value_before_the_text_typed():
@@ -96,28 +133,32 @@ def test_artist_parameters_come_in_a_fixed_order_each_value_before_the_text_type
             "detailParams": {"solo": {"origin": "원문", "value": "아이유"}},
         },
     }
-    assert skill_request_from(body).entities == ("아이유", "오마이걸")
-    assert skill_request_from(body).query == "아이유"
+    assert parse(body).entities == ("아이유", "오마이걸")
+    assert parse(body).query == "아이유"
     del body["action"]["params"]
-    assert skill_request_from(body).query == "아이유"
+    assert parse(body).query == "아이유"
     del body["action"]["detailParams"]
-    assert skill_request_from(body).query == "발화"
+    assert parse(body).query == "발화"
 
 
-def test_a_forged_or_malformed_extra_id_is_ignored():
-    body = {"action": {"clientExtra": {"artist_id": "'; DROP TABLE artists; --"}}}
-    assert skill_request_from(body).artist_id is None
+def test_a_malformed_extra_id_is_ignored_even_when_signed():
+    extra = sealed_for("user-1", {"artist_id": "'; DROP TABLE artists; --"})
+    assert parse(tap(extra)).artist_id is None
 
 
 def test_nulls_and_wrong_types_everywhere_give_an_empty_request():
     body = {"userRequest": None, "action": {"params": [], "detailParams": "x", "clientExtra": 5}}
-    request = skill_request_from(body)
+    request = parse(body)
     assert (request.query, request.artist_id, request.user_hash) == ("", None, "")
 
 
-def test_user_keys_are_hashed():
-    request = skill_request_from(KAKAO)
-    assert request.user_hash and "user-1" not in request.user_hash
+def test_user_keys_are_hashed_with_a_secret_pepper():
+    request = parse(KAKAO)
+    assert len(request.user_hash) == 16 and "user-1" not in request.user_hash
+    assert request.user_hash != hashlib.sha256(b"user-1").hexdigest()[:16]  # not guessable
+    other = Keys.from_settings(Settings(spotify_client_secret="another secret"))
+    assert parse(KAKAO, other).user_hash != request.user_hash
+    assert parse(KAKAO).user_hash == request.user_hash  # stable: users can be counted
 
 
 def test_stringified_system_entities_are_unwrapped():
@@ -142,3 +183,11 @@ def test_settings_read_the_environment_and_hide_secrets():
     assert not settings.mysql_host and not settings.dynamodb_table
     for secret in ("very-secret", "db-secret", "key-secret"):
         assert secret not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("header", "seconds"),
+    [("120", 120.0), ("0", 1.0), ("99999999", 900.0), ("nan", 30.0), ("inf", 900.0), (None, 30.0)],
+)
+def test_a_retry_after_is_honoured_up_to_15_minutes(header, seconds):
+    assert _retry_after_seconds(header) == seconds

@@ -385,6 +385,9 @@ def test_the_catalog_is_well_formed(stub):
             for name in track["artists"]:
                 partners.setdefault(name, set()).update(set(track["artists"]) - {name})
     for artist in artists:
+        if artist.get("namesake_of"):  # there to be found beside the artist it shares a name with
+            assert artist["namesake_of"] in catalog_names
+            continue
         assert partners.get(artist["name"]) or len(artist["related"]) >= 3, artist["name"]
     hangul = {
         a["name"] for a in artists if any("가" <= c <= "힣" for c in "".join(a["search_aliases"]))

@@ -11,6 +11,7 @@ from lambda_function import (
     SONGS,
     Ask,
     NameIndex,
+    Seal,
     SkillRequest,
     entity_values,
     is_filler,
@@ -28,7 +29,9 @@ def names() -> NameIndex:
 
 
 def message(utterance: str, entities=(), others=()) -> SkillRequest:
-    return SkillRequest(utterance, tuple(entities), tuple(others), None, "", "", "", "", "")
+    return SkillRequest(
+        utterance, tuple(entities), tuple(others), None, "", "", "", "", "", Seal(b"k", "", 0.0)
+    )
 
 
 @pytest.mark.parametrize(
