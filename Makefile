@@ -13,7 +13,7 @@ PORT ?= 3000
 
 ARCH ?= x86_64
 
-.PHONY: run test unit lint format package faults bench tools invoke init-db load-artists related clean
+.PHONY: run test unit lint format package deploy faults bench tools invoke init-db load-artists related clean
 
 $(DEPS): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -46,8 +46,9 @@ unit: $(DEPS)
 faults: $(DEPS) $(NODE_DEPS) tools
 	$(PY) -m devtools.fault_matrix
 
-# Latency and Spotify calls per answer against the real servers (see README "Performance").
-bench: $(DEPS) $(NODE_DEPS) tools
+# Latency and Spotify calls per answer against the real servers (see README "Performance"),
+# and the cold start of the zip `make package` just built (bench/README.md).
+bench: package $(DEPS) $(NODE_DEPS) tools
 	$(PY) -m bench.run
 
 # `sam local invoke -e` without Docker: prints the Kakao JSON answer to one event file.
@@ -63,9 +64,18 @@ lint: $(DEPS) $(SAM_DEPS)
 	$(VENV)/bin/cfn-lint template.yaml
 	$(SAM) validate --lint --template template.yaml
 
-# dist/lambda.zip for the Lambda console and `sam deploy`; ARCH=arm64 for Graviton.
-package: $(DEPS)
+# dist/lambda.zip for the Lambda console and `sam deploy`; ARCH=arm64 for Graviton. Node runs
+# Pyodide's CPython 3.12 (package.json) to compile the dependencies for the runtime's Python.
+package: $(DEPS) $(NODE_DEPS)
 	$(PY) -m devtools.package --arch $(ARCH)
+
+# The stack on AWS (README "Deploy"): the zip, then `sam deploy` with samconfig.toml's defaults.
+# First time: `make deploy GUIDED=1` asks for every parameter and can save the answers; answer
+# "-" to leave an optional one empty. No `sam build`: the template deploys dist/lambda.zip as it
+# is (with ARCH=arm64, the stack's Architecture parameter must be arm64 too).
+GUIDED ?=
+deploy: package $(SAM_DEPS)
+	$(SAM) deploy --template-file template.yaml $(if $(filter 1 yes true,$(GUIDED)),--guided)
 
 format: $(DEPS)
 	$(VENV)/bin/ruff format .

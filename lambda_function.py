@@ -5,7 +5,8 @@ is the artist's card, tracks and related artists, with quick replies to keep the
 
 The file reads top-down: settings, the handler and the container's app, the look-up, then the
 parts it uses: the Kakao request, names, related artists, rendering, Spotify, the MySQL store,
-the caches, the time budget and logging. Operator commands close it:
+the caches, the time budget and logging. Operator tools close it: the events a direct invoke
+may send (`{"operator": "doctor" | "init-db" | "load-artists"}`), and the command line
 `python lambda_function.py init-db | load-artists data/artists.csv | export-entity FILE`.
 """
 
@@ -27,6 +28,7 @@ import logging
 import os
 import random
 import re
+import ssl
 import sys
 import threading
 import time
@@ -77,6 +79,9 @@ class Settings:
     mysql_user: str = "root"
     mysql_password: str = dataclasses.field(default="", repr=False)
     mysql_database: str = "kakao_music"
+    mysql_ssl_ca: str = ""  # a CA bundle: TLS verified against it (RDS: global-bundle.pem)
+    mysql_allow_plaintext: bool = False  # without a CA; loopback hosts are always allowed
+    in_vpc: bool = False  # the template put the function in a VPC: for the doctor's advice
     dynamodb_table: str = ""
     skill_api_key: str = dataclasses.field(default="", repr=False)
     signing_key: str = dataclasses.field(default="", repr=False)
@@ -100,8 +105,11 @@ class Settings:
             mysql_host=read.text("MYSQL_HOST"),
             mysql_port=read.number("MYSQL_PORT", 3306),
             mysql_user=read.text("MYSQL_USER", "root"),
-            mysql_password=env.get("MYSQL_PASSWORD", ""),
+            mysql_password=read.raw("MYSQL_PASSWORD"),
             mysql_database=read.text("MYSQL_DATABASE", "kakao_music"),
+            mysql_ssl_ca=read.text("MYSQL_SSL_CA"),
+            mysql_allow_plaintext=read.flag("MYSQL_ALLOW_PLAINTEXT"),
+            in_vpc=read.flag("FUNCTION_IN_VPC"),
             dynamodb_table=read.text("DYNAMODB_TABLE"),
             skill_api_key=read.text("SKILL_API_KEY"),
             signing_key=read.text("SIGNING_KEY"),
@@ -129,7 +137,18 @@ class _EnvReader:
     env: Mapping[str, str]
 
     def text(self, name: str, default: str = "") -> str:
-        return self.env.get(name, "").strip() or default
+        """The value, or the default when unset, empty or "-" (sam deploy --guided's way of
+        answering "empty", which it otherwise refuses)."""
+        value = self.env.get(name, "").strip()
+        return default if value in ("", "-") else value
+
+    def raw(self, name: str) -> str:
+        """A password as given, spaces and all; "-" is empty here too."""
+        value = self.env.get(name, "")
+        return "" if value == "-" else value
+
+    def flag(self, name: str) -> bool:
+        return self.text(name).lower() in ("1", "true", "yes", "on")
 
     def number(self, name: str, default: Any, kind: type = int) -> Any:
         """A positive number, or the default when unset, malformed or not positive."""
@@ -214,6 +233,8 @@ def lambda_handler(event: Any, context: Any = None) -> dict[str, Any]:
     """API Gateway (or a console test) in; an HTTP response carrying Kakao's JSON out."""
     arrived = time.monotonic()
     set_log_context(request_id=request_id_of(context))
+    if is_operator_event(event):
+        return run_operator_event(event)
     try:
         app = skill_app()
     except SecretUnavailable:
@@ -227,7 +248,8 @@ def lambda_handler(event: Any, context: Any = None) -> dict[str, Any]:
             logging.WARNING, "request refused", status=refused.status, reason=refused.message
         )
         return http_response(refused.status, {"error": refused.message})
-    deadline = Deadline(app.settings.answer_budget_ms, context, started=arrived)
+    started = app.clock_start(arrived)
+    deadline = Deadline(app.settings.answer_budget_ms, context, started=started)
     return http_response(200, app.handle(body, deadline))
 
 
@@ -277,6 +299,18 @@ class SkillApp:
         self._curated: NameIndex | None = None
         self._names: NameIndex | None = None
         self._names_until = 0.0
+        self._reread_after = 0.0  # monotonic time after which the secret may be read again
+        self._served = False  # whether a request has been answered yet
+
+    def clock_start(self, arrived: float) -> float:
+        """When Kakao started waiting. For the first request after an on-demand cold start,
+        when the process started: Lambda's init (the imports) came out of the same 5 s."""
+        first, self._served = not self._served, True
+        if not first or os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") != "on-demand":
+            return arrived
+        age = process_age_s()
+        # Older than that, the init was a proactive one that no request waited for.
+        return arrived - age if age is not None and age <= MAX_COUNTED_INIT_S else arrived
 
     def start(self, work: Callable[..., T], *args: Any) -> concurrent.futures.Future[T]:
         """`work(*args)` on the container's pool, alongside the request's other calls."""
@@ -310,7 +344,7 @@ class SkillApp:
             log_fields(logging.ERROR, "SPOTIFY_CLIENT_ID / SPOTIFY_CLIENT_SECRET are not set")
             return render_text(NOT_CONFIGURED)
         try:
-            result = Lookup(self, self.spotify, deadline, trace).answer(request, ask)
+            result = self.look_up(request, ask, deadline, trace)
         except OverBudget as over:
             trace.outcome = "over_budget"
             log_fields(logging.WARNING, "spotify budget per minute used up", scope=over.scope)
@@ -324,6 +358,44 @@ class SkillApp:
         if isinstance(result, NotFound):
             return render_not_found(result, request.reply_to)
         return render_artist(in_korean(result, self.known_names()), request.reply_to)
+
+    def look_up(
+        self, request: SkillRequest, ask: Ask, deadline: Deadline, trace: Trace
+    ) -> ArtistAnswer | NotFound:
+        """The look-up; once more if Spotify rejected credentials the secret has since
+        replaced (rotated while this container was warm)."""
+        assert self.spotify is not None
+        try:
+            return Lookup(self, self.spotify, deadline, trace).answer(request, ask)
+        except SpotifyRefused as error:
+            if error.reason != "invalid_client" or not self.reread_credentials():
+                raise
+        return Lookup(self, self.spotify, deadline, trace).answer(request, ask)
+
+    def reread_credentials(self) -> bool:
+        """The secret read again (at most every CREDENTIALS_REREAD_S): True when it holds
+        other Spotify credentials, which this container now uses."""
+        if time.monotonic() < self._reread_after:
+            return False
+        self._reread_after = time.monotonic() + CREDENTIALS_REREAD_S
+        try:
+            fresh = Settings.from_env(environment_with_secret(dict(os.environ)))
+        except SecretUnavailable:
+            return False
+        old = self.settings
+        if (fresh.spotify_client_id, fresh.spotify_client_secret) == (
+            old.spotify_client_id,
+            old.spotify_client_secret,
+        ):
+            return False
+        self.settings = dataclasses.replace(
+            old,
+            spotify_client_id=fresh.spotify_client_id,
+            spotify_client_secret=fresh.spotify_client_secret,
+        )
+        self.spotify = SpotifyGateway(self.settings)
+        log_fields(logging.WARNING, "spotify credentials rejected: new ones read from the secret")
+        return True
 
     def understand(self, request: SkillRequest, deadline: Deadline, trace: Trace) -> Ask:
         if request.artist_id:  # our own button: its id says who
@@ -361,6 +433,18 @@ class SkillApp:
 
 
 NAMES_TTL_S = 3600  # how long a container keeps its index of names before reading it again
+CREDENTIALS_REREAD_S = 300  # after a rejection, the secret is read again at most this often
+MAX_COUNTED_INIT_S = 3.0
+
+
+def process_age_s() -> float | None:
+    """Seconds since this process started (Linux, as on Lambda); None elsewhere."""
+    try:
+        with open("/proc/self/stat") as stat, open("/proc/uptime") as uptime:
+            started_ticks = int(stat.read().rsplit(")", 1)[1].split()[19])
+            return float(uptime.read().split()[0]) - started_ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def in_korean(answer: ArtistAnswer, names: NameIndex) -> ArtistAnswer:
@@ -870,8 +954,7 @@ def read_http_event(event: Any) -> HttpRequest:
     """Accept API Gateway REST (1.0), HTTP API (2.0), Function URL events and bare Kakao bodies."""
     if not isinstance(event, dict):
         raise BadRequest(400, "event must be a JSON object")
-    is_proxy = any(key in event for key in ("body", "httpMethod", "requestContext", "routeKey"))
-    if not is_proxy:
+    if not is_proxy_event(event):
         if looks_like_kakao(event):
             return HttpRequest(headers={}, body=event, direct=True)
         raise BadRequest(400, "not an API Gateway event or a Kakao skill request")
@@ -881,6 +964,11 @@ def read_http_event(event: Any) -> HttpRequest:
         if isinstance(value, str)
     }
     return HttpRequest(headers=headers, body=decode_body(event), direct=False)
+
+
+def is_proxy_event(event: dict[str, Any]) -> bool:
+    """An HTTP request through API Gateway or a Function URL, not a direct invocation."""
+    return any(key in event for key in ("body", "httpMethod", "requestContext", "routeKey"))
 
 
 def decode_body(event: dict[str, Any]) -> Any:
@@ -2312,6 +2400,20 @@ class Knowledge:
     related: list[Related]
 
 
+class PlaintextRefused(OSError):
+    """MySQL over the network without a CA to verify it, and plaintext not allowed."""
+
+
+PLAINTEXT_REFUSED = (
+    "refusing MySQL without TLS: set MYSQL_SSL_CA to the server's CA bundle (RDS:"
+    " global-bundle.pem) or MYSQL_ALLOW_PLAINTEXT=true"
+)
+
+
+def is_loopback(host: str) -> bool:
+    return host == "localhost" or host == "::1" or host.startswith("127.")
+
+
 def lock_conflict(error: BaseException) -> bool:
     """A deadlock or lock wait timeout: the transaction lost a race and may run again."""
     return isinstance(error, pymysql.MySQLError) and bool(
@@ -2333,6 +2435,7 @@ class ArtistStore:
         # One connection, one thread to use it: calls queue up instead of sharing a socket.
         self._worker = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="mysql")
         self._purge_after = 0.0  # monotonic time of the next deletion of expired rows
+        self._tls_context: ssl.SSLContext | None = None
 
     # -- running work on the connection
 
@@ -2416,6 +2519,7 @@ class ArtistStore:
     ) -> pymysql.connections.Connection:
         settings = self._settings
         return pymysql.connect(
+            **self._tls(),
             host=settings.mysql_host,
             port=settings.mysql_port,
             user=settings.mysql_user,
@@ -2427,6 +2531,18 @@ class ArtistStore:
             read_timeout=MYSQL_OPERATOR_TIMEOUT_S,
             write_timeout=MYSQL_OPERATOR_TIMEOUT_S,
         )
+
+    def _tls(self) -> dict[str, Any]:
+        """TLS verified against MYSQL_SSL_CA (one context per container), or plaintext where
+        allowed: never pymysql's default of TLS that checks nothing and falls back silently."""
+        settings = self._settings
+        if settings.mysql_ssl_ca:
+            if self._tls_context is None:
+                self._tls_context = ssl.create_default_context(cafile=settings.mysql_ssl_ca)
+            return {"ssl": self._tls_context}
+        if settings.mysql_allow_plaintext or is_loopback(settings.mysql_host):
+            return {"ssl_disabled": True}
+        raise PlaintextRefused(PLAINTEXT_REFUSED)
 
     def _limit(self, deadline: Deadline | None) -> None:
         """Each query's socket timeout comes out of what the request has left."""
@@ -2811,6 +2927,13 @@ class ArtistStore:
             )
 
     # -- operator commands
+
+    def probe(self) -> int:
+        """The number of artists, or the error: the doctor's question."""
+        database = self._settings.mysql_database
+        with contextlib.closing(self._connect(database, 3)) as conn, conn.cursor() as cursor:
+            cursor.execute("SELECT COUNT(*) FROM artists")
+            return cursor.fetchone()[0]
 
     def create_schema(self) -> None:
         database = self._settings.mysql_database.replace("`", "")
@@ -3366,6 +3489,197 @@ def metrics_block(namespace: str, metrics: dict[str, tuple[float, str]]) -> dict
         },
         **{name: value for name, (value, _) in metrics.items()},
     }
+
+
+# ---- Operator events: set-up and checks from inside the function ------------------------------
+
+
+def is_operator_event(event: Any) -> bool:
+    """{"operator": ...} invoked directly (console test, `sam remote invoke`): IAM decided who
+    may. Over HTTP it is only a body that is not Kakao's, refused like any other."""
+    return isinstance(event, dict) and "operator" in event and not is_proxy_event(event)
+
+
+def run_operator_event(event: dict[str, Any]) -> dict[str, Any]:
+    """`doctor` (does every layer answer, how fast, the likely fix), `init-db` (the MySQL
+    schema) or `load-artists` (the curated file shipped in the zip), with the function's own
+    network and role: the way to reach a private RDS."""
+    name = str(event.get("operator"))[:40]
+    command = OPERATOR_EVENTS.get(name)
+    if command is None:
+        return {"operator": name, "ok": False, "detail": f"one of {sorted(OPERATOR_EVENTS)}"}
+    report = command(dict(os.environ))
+    level = logging.INFO if report["ok"] else logging.WARNING
+    log_fields(level, "operator event", operator=name, ok=report["ok"])
+    return {"operator": name, **report}
+
+
+@dataclasses.dataclass
+class Check:
+    """One layer as the doctor found it."""
+
+    name: str
+    ok: bool
+    ms: float
+    detail: str
+    fix: str = ""
+
+
+def doctor(env: dict[str, str]) -> dict[str, Any]:
+    """Whether the secret, Spotify, DynamoDB and MySQL answer from inside the function."""
+    secret, settings = check_secret(env)
+    checks = [secret]
+    if settings is not None:
+        checks += [check(settings) for check in (check_spotify, check_dynamodb, check_mysql)]
+    return {"ok": all(c.ok for c in checks), "checks": [dataclasses.asdict(c) for c in checks]}
+
+
+def timed(name: str, work: Callable[[], str], advice: Callable[[Exception], str]) -> Check:
+    """`work()`'s detail as a passed check, or its failure with the likely fix."""
+    started = time.monotonic()
+    try:
+        detail = work()
+    except Exception as error:  # the doctor reports whatever went wrong
+        elapsed = round((time.monotonic() - started) * 1000, 1)
+        return Check(name, False, elapsed, f"{type(error).__name__}: {error}"[:300], advice(error))
+    return Check(name, True, round((time.monotonic() - started) * 1000, 1), detail)
+
+
+def check_secret(env: dict[str, str]) -> tuple[Check, Settings | None]:
+    settings = Settings.from_env(env)
+    if not (env.get("SECRET_ARN", "").strip() or env.get("SECRET_PARAMETER", "").strip()):
+        return Check("secret", True, 0.0, "none: settings from the environment"), settings
+    merged: dict[str, str] = {}
+
+    def read() -> str:
+        merged.update(environment_with_secret(env))
+        return "read"
+
+    found = timed("secret", read, lambda _: SECRET_FIX[settings.in_vpc])
+    return found, Settings.from_env(merged) if found.ok else None
+
+
+def check_spotify(settings: Settings) -> Check:
+    if not settings.spotify_configured:
+        return Check("spotify", False, 0.0, "no client id/secret", SPOTIFY_UNSET)
+
+    def search() -> str:
+        found = SpotifyGateway(settings).search_artists("IU", Deadline(4000), Trace())
+        return f"token and a search: {len(found)} artists"
+
+    return timed("spotify", search, lambda error: spotify_fix(error, settings.in_vpc))
+
+
+def spotify_fix(error: Exception, in_vpc: bool) -> str:
+    if not isinstance(error, SpotifyError) or error.status == 0:
+        return NETWORK_FIX[in_vpc].format(what="Spotify (api.spotify.com, accounts.spotify.com)")
+    if error.reason == "invalid_client":
+        return "Spotify rejected the client id/secret: copy them again from the app's dashboard"
+    if error.status == 403:
+        return "Spotify refuses the app: its owner needs an active Premium subscription"
+    return "Spotify is busy or rate limiting: try again in a few minutes"
+
+
+def check_dynamodb(settings: Settings) -> Check:
+    if not settings.dynamodb_table:
+        return Check("dynamodb", True, 0.0, "off: DYNAMODB_TABLE is not set")
+    table = settings.dynamodb_table
+
+    def read() -> str:
+        client = boto3.client("dynamodb", config=DYNAMODB_CONFIG)
+        client.batch_get_item(RequestItems={table: {"Keys": [{"pk": {"S": "doctor#probe"}}]}})
+        return f"table {table} answers"
+
+    return timed("dynamodb", read, lambda error: dynamodb_fix(error, settings.in_vpc))
+
+
+def dynamodb_fix(error: Exception, in_vpc: bool) -> str:
+    if isinstance(error, botocore.exceptions.ClientError):
+        code = error.response.get("Error", {}).get("Code")
+        return f"DynamoDB refused ({code}): check the table name and the role's permissions"
+    return NETWORK_FIX[in_vpc].format(what="DynamoDB") + (
+        " (or the free DynamoDB gateway endpoint)" if in_vpc else ""
+    )
+
+
+def check_mysql(settings: Settings) -> Check:
+    if not settings.mysql_host:
+        return Check("mysql", True, 0.0, "off: MYSQL_HOST is not set")
+
+    def count() -> str:
+        tls = "verified TLS" if settings.mysql_ssl_ca else "no TLS"
+        return f"{ArtistStore(settings).probe()} artists, {tls}"
+
+    return timed("mysql", count, lambda error: mysql_fix(error, settings))
+
+
+def mysql_fix(error: Exception, settings: Settings) -> str:
+    code = error.args[0] if isinstance(error, pymysql.MySQLError) and error.args else None
+    cause = getattr(error, "original_exception", error)  # pymysql wraps TLS failures
+    if isinstance(error, PlaintextRefused):
+        return PLAINTEXT_REFUSED
+    if isinstance(cause, (ssl.SSLError, FileNotFoundError, PermissionError)):
+        return TLS_FAILED
+    if code == 1045:
+        tls = "" if settings.mysql_ssl_ca else ", or the server requires TLS: set MYSQL_SSL_CA"
+        return f"MySQL refused the user: check MYSQL_USER / MYSQL_PASSWORD and its grants{tls}"
+    if code in (1049, 1146):
+        return 'the schema is missing: invoke the function with {"operator": "init-db"}'
+    if settings.in_vpc:
+        return "the database's security group must allow the function's security group on its port"
+    return "the function is outside any VPC: a private database needs SubnetIds, SecurityGroupIds"
+
+
+SPOTIFY_UNSET = "put SPOTIFY_CLIENT_ID and SPOTIFY_CLIENT_SECRET in the secret"
+TLS_FAILED = (
+    "MySQL's certificate did not verify against MYSQL_SSL_CA (or the file is unreadable): use"
+    " the server's CA bundle (RDS: global-bundle.pem) and a host name its certificate names"
+)
+SECRET_FIX = {
+    True: "the function is in a VPC: its subnets need a NAT gateway (or a Secrets Manager / SSM"
+    " endpoint), and its role secretsmanager:GetSecretValue or ssm:GetParameter",
+    False: "check SECRET_ARN / SECRET_PARAMETER and that the role may read it",
+}
+NETWORK_FIX = {
+    True: "{what} unreachable: the function is in a VPC, so its private subnets need a route to a"
+    " NAT gateway",
+    False: "{what} unreachable: check the network",
+}
+
+
+def init_db_event(env: dict[str, str]) -> dict[str, Any]:
+    def create(store: ArtistStore) -> str:
+        store.create_schema()
+        return "schema ready"
+
+    return store_event(env, "init-db", create)
+
+
+def load_artists_event(env: dict[str, str]) -> dict[str, Any]:
+    def load(store: ArtistStore) -> str:
+        counts = store.load_artists(list(read_curated_file()))
+        return ", ".join(f"{name} {count}" for name, count in counts.items())
+
+    return store_event(env, "load-artists", load)
+
+
+def store_event(env: dict[str, str], name: str, work: Callable[[ArtistStore], str]) -> dict:
+    try:
+        settings = Settings.from_env(environment_with_secret(env))
+    except SecretUnavailable:
+        return {"ok": False, "detail": "cannot read the secret: see the log line before"}
+    if not settings.mysql_host:
+        return {"ok": False, "detail": "MYSQL_HOST is not set"}
+    store = ArtistStore(settings)
+    found = timed(name, lambda: work(store), lambda error: mysql_fix(error, settings))
+    return dataclasses.asdict(found)
+
+
+OPERATOR_EVENTS: dict[str, Callable[[dict[str, str]], dict[str, Any]]] = {
+    "doctor": doctor,
+    "init-db": init_db_event,
+    "load-artists": load_artists_event,
+}
 
 
 # ---- Command line: operator tools -------------------------------------------------------------

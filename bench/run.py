@@ -3,6 +3,7 @@ against the real MariaDB, DynamoDB Local and the Spotify-compatible stub with a 
 injected into every Spotify call. Prints tables; asserts nothing (tests do that).
 
     python -m bench.run [--latency-ms 120] [--requests 3000] [--containers 4]
+    python -m bench.run --cold-only     # the cold start of dist/lambda.zip alone
 """
 
 from __future__ import annotations
@@ -23,12 +24,14 @@ import random
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import boto3
 import pymysql
 
+from devtools import package
 from devtools.containers import new_container, reset_store
 from devtools.local_gateway import LambdaContext, kakao_request, proxy_event
 from devtools.services import MySQLConfig, dynamodb_local, mysql_server
@@ -100,24 +103,56 @@ def summary(samples: list[tuple[float, dict]]) -> dict[str, float]:
 # -- the four measurements ----------------------------------------------------------------------
 
 
-def timed_import(statement: str, env: dict) -> float:
-    code = f"import time; t = time.perf_counter(); {statement}; print(time.perf_counter() - t)"
+# Run in a fresh interpreter for each sample, `-I -B`: no user site, no PYTHON* variables, no
+# byte-code written, as in Lambda, whose code directory is read-only. argv: the unpacked zip,
+# the runtime's boto3, the event. The clock starts before the import: the first answer is
+# counted from there. The interpreter's own start (~20 ms) is not counted.
+COLD_START = """
+import json, sys, time
+started = time.perf_counter()
+sys.path[:0] = sys.argv[1:3]
+{imports}
+imported = time.perf_counter()
+status = None
+if "lambda_function" in sys.modules:
+    class Context:
+        aws_request_id = "bench-cold-start"
+        def get_remaining_time_in_millis(self):
+            return 6000
+    event = json.load(open(sys.argv[3], encoding="utf-8"))
+    status = lambda_function.lambda_handler(event, Context())["statusCode"]
+print(json.dumps([imported - started, time.perf_counter() - started, status]))
+"""
+# What is timed, each in its own fresh interpreters: (name, unpacked zip, statement).
+COLD_ROWS = (
+    ("bare libraries: import boto3, pymysql, spotipy", "built", "import boto3, pymysql, spotipy"),
+    ("the zip as built: import lambda_function", "built", "import lambda_function"),
+    ("dependencies as source (the zip before): import lambda_function", "source",
+     "import lambda_function"),
+)  # fmt: skip
+
+
+def cold_sample(python: str, dirs: tuple[Path, Path, Path], imports: str, env: dict) -> tuple:
+    """(import ms, import + first answer ms) in one fresh interpreter."""
+    function_dir, runtime_dir, event_file = dirs
     out = subprocess.run(
-        [sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, check=True
-    )
-    return float(out.stdout.strip()) * 1000
+        [python, "-I", "-B", "-c", COLD_START.format(imports=imports),
+         str(function_dir), str(runtime_dir), str(event_file)],
+        cwd=event_file.parent, env=env, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    imported, answered, status = json.loads(out.stdout.strip().splitlines()[-1])
+    if status not in (None, 200):
+        raise RuntimeError(f"the cold start's first request answered {status}: {out.stderr}")
+    return imported * 1000, answered * 1000
 
 
-def import_breakdown(env: dict, top: int = 5) -> list[tuple[str, float]]:
+def import_breakdown(python: str, dirs: tuple[Path, Path, Path], env: dict, top: int = 5) -> list:
     """The biggest cumulative imports under lambda_function, from `python -X importtime`."""
+    code = "import sys; sys.path[:0] = sys.argv[1:3]; import lambda_function"
     run = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", "import lambda_function"],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+        [python, "-I", "-B", "-X", "importtime", "-c", code, *map(str, dirs[:2])],
+        cwd=dirs[2].parent, env=env, capture_output=True, text=True, check=True,
+    )  # fmt: skip
     rows = []
     for line in run.stderr.splitlines():
         parts = line.split("|")
@@ -128,45 +163,83 @@ def import_breakdown(env: dict, top: int = 5) -> list[tuple[str, float]]:
     return sorted(rows, key=lambda row: -row[1])[:top]
 
 
-FIRST_REQUEST = """
-import json, time
-t = time.perf_counter()
-import lambda_function
-imported = time.perf_counter()
-from devtools.local_gateway import LambdaContext, kakao_request, proxy_event
-event = proxy_event(json.dumps(kakao_request("아이유"), ensure_ascii=False), {})
-lambda_function.lambda_handler(event, LambdaContext())
-print(json.dumps([imported - t, time.perf_counter() - imported]))
-"""
+def interpreter_label(python: str, version: str) -> str:
+    full = subprocess.run(
+        [python, "-c", "import platform; print(platform.python_version())"],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    if version == package.RUNTIME_PYTHON:
+        return f"CPython {full}, the runtime's Python ({python})"
+    return (f"CPython {full} ({python}): NOT the runtime's {package.RUNTIME_PYTHON}, none here; "
+            f"both zips built for {version} instead of dist/lambda.zip")  # fmt: skip
+
+
+def cold_start_dirs(tmp: Path, python: str, version: str) -> dict[str, Path]:
+    """The zip as built and the same zip with its dependencies as source, unpacked read-only,
+    and the runtime's boto3 (compiled, as the runtime's own)."""
+    built = package.DEFAULT_OUTPUT
+    if version != package.RUNTIME_PYTHON or not built.exists():
+        built = package.build(tmp / "built.zip", python_version=version,
+                              staging=tmp / "staging-built")["zip"]  # fmt: skip
+    source = package.build(tmp / "source.zip", python_version=version, bytecode=False,
+                           staging=tmp / "staging-source")["zip"]  # fmt: skip
+    runtime = tmp / "runtime"
+    package.pip_install_for_lambda(runtime, [package.pinned_boto3()], "x86_64", version)
+    subprocess.run([python, "-m", "compileall", "-q", str(runtime)], check=True)
+    package.set_writable(runtime, False)
+    return {
+        "zip": built,
+        "built": package.unpack_read_only(built, tmp / "built"),
+        "source": package.unpack_read_only(source, tmp / "source"),
+        "runtime": runtime,
+    }
 
 
 def cold_start(env: dict, samples: int) -> dict:
-    # Byte-code cached for lambda_function as it is for the libraries (pip compiled those):
-    # the comparison is about work done at import, not about compiling.
-    quiet = {k: v for k, v in env.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    quiet["LOG_LEVEL"] = "CRITICAL"
-    timed_import("import lambda_function", quiet)
-    bare, ours = [], []
-    for _ in range(samples):  # interleaved, so machine drift hits both alike
-        bare.append(timed_import("import boto3, pymysql, spotipy", quiet))
-        ours.append(timed_import("import lambda_function", quiet))
-    first = []
-    for _ in range(samples):
-        out = subprocess.run(
-            [sys.executable, "-c", FIRST_REQUEST],
-            cwd=REPO,
-            env=quiet,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        first.append(json.loads(out.stdout.strip().splitlines()[-1])[1] * 1000)
-    return {
-        "bare": statistics.median(bare),
-        "import": statistics.median(ours),
-        "first_request": statistics.median(first),
-        "breakdown": import_breakdown(quiet),
-    }
+    """Each row of COLD_ROWS in `samples` fresh interpreters, interleaved so that machine drift
+    hits all alike, after one discarded warm-up each (it also makes the artist known)."""
+    python, version = package.runtime_or_this_python()
+    quiet = {**env, "LOG_LEVEL": "CRITICAL"}
+    with tempfile.TemporaryDirectory(prefix="bench-cold-") as name:
+        tmp = Path(name)
+        try:
+            where = cold_start_dirs(tmp, python, version)
+            event_file = tmp / "event.json"
+            body = json.dumps(kakao_request("아이유"), ensure_ascii=False)
+            event = proxy_event(body, {"Content-Type": "application/json"})
+            event_file.write_text(json.dumps(event, ensure_ascii=False), encoding="utf-8")
+            dirs = {key: (where[key], where["runtime"], event_file) for key in ("built", "source")}
+            times: dict[str, list[tuple[float, float]]] = {row: [] for row, _, _ in COLD_ROWS}
+            for sample in range(samples + 1):
+                for row, key, imports in COLD_ROWS:
+                    measured = cold_sample(python, dirs[key], imports, quiet)
+                    if sample:
+                        times[row].append(measured)
+            breakdown = import_breakdown(python, dirs["built"], quiet)
+        finally:
+            package.set_writable(tmp, True)
+    return {"interpreter": interpreter_label(python, version), "zip": where["zip"],
+            "times": times, "breakdown": breakdown}  # fmt: skip
+
+
+def print_cold_start(cold: dict, samples: int) -> None:
+    print(f"## Cold start: {samples} fresh interpreters per row, `-I -B`, read-only directories")
+    print(f"# {cold['interpreter']}; zip: {display_path(cold['zip'])}")
+    rows = []
+    for row, measured in cold["times"].items():
+        imported = [ms for ms, _ in measured]
+        answered = [ms for _, ms in measured]
+        first = ("—", "—") if row.startswith("bare") else (
+            f"{percentile(answered, 50):.0f}", f"{percentile(answered, 90):.0f}")  # fmt: skip
+        rows.append([row, f"{percentile(imported, 50):.0f}", f"{percentile(imported, 90):.0f}",
+                     *first])  # fmt: skip
+    print(table(["ms", "import p50", "p90", "import + first answer p50", "p90"], rows))
+    print("top imports under lambda_function, the zip as built (-X importtime, cumulative ms): "
+          + ", ".join(f"{name} {ms:.0f}" for name, ms in cold["breakdown"]))  # fmt: skip
+
+
+def display_path(path: Path) -> str:
+    return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
 
 
 def korean_alias(name: str) -> str | None:
@@ -323,76 +396,63 @@ def verdict(ok: bool) -> str:
     return "met" if ok else "MISSED"
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--latency-ms", type=int, default=120, help="per Spotify call")
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--containers", type=int, default=4)
-    parser.add_argument("--cold-samples", type=int, default=10)
+    parser.add_argument("--cold-samples", type=int, default=20, help="fresh interpreters per row")
+    parser.add_argument("--cold-only", action="store_true", help="the cold start alone (~2 min)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--known-rounds", type=int, default=3, help="new containers per artist")
     parser.add_argument("--warm-up", type=int, default=500, help="requests to each server first")
-    args = parser.parse_args(argv)
-    print(f"# make bench — {machine()}")
-    print(
-        f"# Spotify stub in development-2026 mode, +{args.latency_ms} ms per call; "
-        "MariaDB and DynamoDB Local on loopback\n"
-    )
-    with (
-        mysql_server("kakao_music_bench") as mysql,
-        dynamodb_local() as endpoint,
-        SpotifyStub(client_id=CLIENT_ID, client_secret=CLIENT_SECRET) as stub,
-    ):
-        stub.latency_ms = args.latency_ms
-        env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith(("MYSQL_", "SPOTIFY_"))},
-            "SPOTIFY_CLIENT_ID": CLIENT_ID,
-            "SPOTIFY_CLIENT_SECRET": CLIENT_SECRET,
-            "SPOTIFY_API_URL": stub.api_url,
-            "SPOTIFY_TOKEN_URL": stub.token_url,
-            **mysql.env(),
-            "DYNAMODB_TABLE": TABLE,
-            "AWS_ENDPOINT_URL_DYNAMODB": endpoint,
-            "AWS_ACCESS_KEY_ID": "bench",
-            "AWS_SECRET_ACCESS_KEY": "bench",
-            "AWS_DEFAULT_REGION": "ap-northeast-2",
-            "LOG_LEVEL": "INFO",
-            # Every request here comes from one user id: the per-minute budgets are not
-            # what is measured (tests/integration/test_trust.py tests them).
-            "USER_REQUESTS_PER_MINUTE": "1000000",
-            "SPOTIFY_REQUESTS_PER_MINUTE": "1000000",
-        }
-        os.environ.update(env)
-        reset_store_and_cache(env)
+    return parser.parse_args(argv)
 
-        cold = cold_start(env, args.cold_samples)
-        print(f"## Cold start (median of {args.cold_samples} fresh interpreters)")
-        print(table(["what", "ms"], [
-            ["import boto3, pymysql, spotipy (bare)", f"{cold['bare']:.0f}"],
-            ["import lambda_function", f"{cold['import']:.0f}"],
-            ["first request after import (known artist, all layers)", f"{cold['first_request']:.0f}"],  # noqa: E501
-        ]))  # fmt: skip
-        print("top imports under lambda_function (-X importtime, cumulative ms): " + ", ".join(
-            f"{name} {ms:.0f}" for name, ms in cold["breakdown"]))  # fmt: skip
 
-        reset_store_and_cache(env)
-        warm_servers(mysql, args.warm_up)
-        classes = request_classes(stub, args.known_rounds)
-        print("\n## Request classes (ms in the handler; calls per request)")
-        print(table(
-            ["class", "n", "p50", "p95", "p99", "Spotify", "MySQL", "DynamoDB"],
-            [[name, c["n"], f"{c['p50']:.2f}", f"{c['p95']:.2f}", f"{c['p99']:.2f}",
-              f"{c['spotify']:.2f}", f"{c['mysql']:.2f}", f"{c['dynamodb']:.2f}"]
-             for name, c in classes.items()],
-        ))  # fmt: skip
+def bench_env(stub: SpotifyStub, mysql: MySQLConfig, dynamodb_endpoint: str) -> dict:
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("MYSQL_", "SPOTIFY_"))},
+        "SPOTIFY_CLIENT_ID": CLIENT_ID,
+        "SPOTIFY_CLIENT_SECRET": CLIENT_SECRET,
+        "SPOTIFY_API_URL": stub.api_url,
+        "SPOTIFY_TOKEN_URL": stub.token_url,
+        **mysql.env(),
+        "DYNAMODB_TABLE": TABLE,
+        "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_endpoint,
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "AWS_DEFAULT_REGION": "ap-northeast-2",
+        "LOG_LEVEL": "INFO",
+        # Every request here comes from one user id: the per-minute budgets are not
+        # what is measured (tests/integration/test_trust.py tests them).
+        "USER_REQUESTS_PER_MINUTE": "1000000",
+        "SPOTIFY_REQUESTS_PER_MINUTE": "1000000",
+    }
 
-        names = workload_names(args.requests, args.seed)
-        runs = {}
-        reset_store_and_cache(env)
-        runs["caches on"] = workload(env, stub, names, args.containers)
-        reset_store_and_cache(env)
-        off = {**env, "DYNAMODB_TABLE": "", "MEMORY_CACHE_ENTRIES": "0"}
-        runs["caches off"] = workload(off, stub, names, args.containers)
+
+def print_classes(classes: dict[str, dict]) -> None:
+    print("\n## Request classes (ms in the handler; calls per request)")
+    print(table(
+        ["class", "n", "p50", "p95", "p99", "Spotify", "MySQL", "DynamoDB"],
+        [[name, c["n"], f"{c['p50']:.2f}", f"{c['p95']:.2f}", f"{c['p99']:.2f}",
+          f"{c['spotify']:.2f}", f"{c['mysql']:.2f}", f"{c['dynamodb']:.2f}"]
+         for name, c in classes.items()],
+    ))  # fmt: skip
+
+
+def workloads(env: dict, stub: SpotifyStub, args: argparse.Namespace) -> dict[str, dict]:
+    """The same workload with the caches on, then off, each from an empty store."""
+    names = workload_names(args.requests, args.seed)
+    runs = {}
+    reset_store_and_cache(env)
+    runs["caches on"] = workload(env, stub, names, args.containers)
+    reset_store_and_cache(env)
+    off = {**env, "DYNAMODB_TABLE": "", "MEMORY_CACHE_ENTRIES": "0"}
+    runs["caches off"] = workload(off, stub, names, args.containers)
+    return runs
+
+
+def print_workloads(runs: dict[str, dict], args: argparse.Namespace) -> None:
     print(
         f"\n## Workload: {args.requests} requests, Zipf s=1.1 over catalog names and Korean "
         f"aliases, 5 % unknown, {args.containers} containers (processes)"
@@ -413,7 +473,8 @@ def main(argv: list[str] | None = None) -> int:
         f"({on['distinct_artists']} distinct artists, {on['distinct_unknown']} unknown names)"
     )
 
-    latency = args.latency_ms
+
+def print_targets(classes: dict[str, dict], on: dict, latency: int) -> None:
     # What a KakaoTalk user can feel, and what the Spotify quota can: Kakao waits 5 s, and a
     # chat bubble takes hundreds of ms to appear.
     checks = [
@@ -430,6 +491,34 @@ def main(argv: list[str] | None = None) -> int:
     print("\n## Targets")
     for name, ok in checks:
         print(f"{verdict(ok):>7}  {name}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    print(f"# make bench — {machine()}")
+    print(
+        f"# Spotify stub in development-2026 mode, +{args.latency_ms} ms per call; "
+        "MariaDB and DynamoDB Local on loopback\n"
+    )
+    with (
+        mysql_server("kakao_music_bench") as mysql,
+        dynamodb_local() as endpoint,
+        SpotifyStub(client_id=CLIENT_ID, client_secret=CLIENT_SECRET) as stub,
+    ):
+        stub.latency_ms = args.latency_ms
+        env = bench_env(stub, mysql, endpoint)
+        os.environ.update(env)
+        reset_store_and_cache(env)
+        print_cold_start(cold_start(env, args.cold_samples), args.cold_samples)
+        if args.cold_only:
+            return 0
+        reset_store_and_cache(env)
+        warm_servers(mysql, args.warm_up)
+        classes = request_classes(stub, args.known_rounds)
+        print_classes(classes)
+        runs = workloads(env, stub, args)
+    print_workloads(runs, args)
+    print_targets(classes, runs["caches on"], args.latency_ms)
     return 0
 
 

@@ -7,6 +7,9 @@
 3. A private `mariadbd` (or `mysqld`) in a temporary directory on a free port.
 Then it creates a fresh database `<prefix>_<pid>_<hex>` there and drops it on exit.
 
+`mysql_server_with_tls()` always starts a private one that takes TLS connections only, with a
+server certificate for 127.0.0.1 and localhost from a throwaway CA (its PEM is `ssl_ca`).
+
 `dynamodb_local()` yields `DYNAMODB_LOCAL_ENDPOINT` if set; otherwise it runs AWS's
 DynamoDB Local (installed by `npm ci`) with Java, in memory, on a free port.
 
@@ -27,7 +30,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import boto3
@@ -50,15 +53,19 @@ class MySQLConfig:
     password: str = dataclasses.field(repr=False)
     database: str
     source: str  # "env", "local-3306" or "private"
+    ssl_ca: str = ""  # a CA file: connect with TLS verified against it (mysql_server_with_tls)
 
     def env(self) -> dict[str, str]:
-        return {
+        values = {
             "MYSQL_HOST": self.host,
             "MYSQL_PORT": str(self.port),
             "MYSQL_USER": self.user,
             "MYSQL_PASSWORD": self.password,
             "MYSQL_DATABASE": self.database,
         }
+        if self.ssl_ca:
+            values["MYSQL_SSL_CA"] = self.ssl_ca
+        return values
 
 
 def free_port() -> int:
@@ -72,12 +79,87 @@ def mysql_server(
     database_prefix: str = "kakao_music_test", *, force_private: bool = False
 ) -> Iterator[MySQLConfig]:
     """A fresh, empty utf8mb4 database on the server the module docstring describes."""
-    if not re.fullmatch(r"\w+", database_prefix, re.ASCII):
-        raise ValueError(f"database_prefix must be letters, digits and _: {database_prefix!r}")
+    _check_prefix(database_prefix)
     existing = None if force_private else _existing_server()
     with contextlib.ExitStack() as stack:
         server = existing or stack.enter_context(_private_server())
         yield stack.enter_context(fresh_database(server, database_prefix))
+
+
+@contextlib.contextmanager
+def mysql_server_with_tls(database_prefix: str = "kakao_music_tls") -> Iterator[MySQLConfig]:
+    """A fresh database on a private MariaDB that refuses connections without TLS
+    (require_secure_transport). Its certificate, for IP 127.0.0.1 and DNS localhost, comes
+    from a throwaway CA whose PEM is the config's `ssl_ca`; all of it goes on exit."""
+    _check_prefix(database_prefix)
+    with contextlib.ExitStack() as stack:
+        certs = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="kakao-mariadb-tls-")))
+        ca = make_ca(certs, "ca")
+        cert, key = _server_certificate(certs, ca)
+        tls_args = [
+            f"--ssl-ca={ca}",
+            f"--ssl-cert={cert}",
+            f"--ssl-key={key}",
+            "--require-secure-transport=ON",
+        ]
+        server = stack.enter_context(_private_server(tls_args, ssl_ca=str(ca)))
+        yield stack.enter_context(fresh_database(server, database_prefix))
+
+
+def make_ca(directory: Path, name: str) -> Path:
+    """A throwaway self-signed CA: `<name>.pem` (returned) and `<name>-key.pem` in directory."""
+    cert = directory / f"{name}.pem"
+    _openssl(
+        *("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-sha256"),
+        *("-keyout", str(directory / f"{name}-key.pem"), "-out", str(cert)),
+        *("-subj", f"/CN=kakao-music test CA {name} {secrets.token_hex(4)}"),
+        *("-addext", "basicConstraints=critical,CA:TRUE"),
+        *("-addext", "keyUsage=critical,keyCertSign,cRLSign"),
+    )
+    return cert
+
+
+def _server_certificate(directory: Path, ca: Path) -> tuple[Path, Path]:
+    """A server certificate signed by `ca` (made by make_ca) for 127.0.0.1 and localhost."""
+    cert, key = directory / "server.pem", directory / "server-key.pem"
+    request, extensions = directory / "server.csr", directory / "server.ext"
+    extensions.write_text(
+        "basicConstraints = critical, CA:FALSE\n"
+        "keyUsage = critical, digitalSignature, keyEncipherment\n"
+        "extendedKeyUsage = serverAuth\n"
+        "subjectAltName = IP:127.0.0.1, DNS:localhost\n"
+        "subjectKeyIdentifier = hash\n"
+        "authorityKeyIdentifier = keyid, issuer\n"
+    )
+    _openssl(
+        *("req", "-new", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost"),
+        *("-keyout", str(key), "-out", str(request)),
+    )
+    _openssl(
+        *("x509", "-req", "-in", str(request), "-days", "2", "-sha256"),
+        *("-CA", str(ca), "-CAkey", str(ca.with_name(f"{ca.stem}-key.pem")), "-CAcreateserial"),
+        *("-extfile", str(extensions), "-out", str(cert)),
+    )
+    return cert, key
+
+
+def _openssl(*args: str) -> None:
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        raise RuntimeError(
+            "Cannot make test certificates: `openssl` is not on PATH "
+            "(Debian/Ubuntu: apt-get install -y openssl)."
+        )
+    done = subprocess.run(
+        [openssl, *args], stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"openssl {shlex.join(args)} failed:\n{done.stderr[-2000:]}")
+
+
+def _check_prefix(database_prefix: str) -> None:
+    if not re.fullmatch(r"\w+", database_prefix, re.ASCII):
+        raise ValueError(f"database_prefix must be letters, digits and _: {database_prefix!r}")
 
 
 @contextlib.contextmanager
@@ -133,7 +215,15 @@ def _connect(config: MySQLConfig, timeout: float = 10) -> pymysql.Connection:
         connect_timeout=timeout,
         read_timeout=timeout,
         autocommit=True,
+        **_client_tls(config),
     )
+
+
+def _client_tls(config: MySQLConfig) -> dict:
+    """Nothing (pymysql's default) without a CA; with one, TLS required and verified."""
+    if not config.ssl_ca:
+        return {}
+    return {"ssl_ca": config.ssl_ca, "ssl_verify_cert": True, "ssl_verify_identity": True}
 
 
 def _existing_server() -> MySQLConfig | None:
@@ -178,7 +268,9 @@ def fresh_database(server: MySQLConfig, prefix: str) -> Iterator[MySQLConfig]:
 
 
 @contextlib.contextmanager
-def _private_server() -> Iterator[MySQLConfig]:
+def _private_server(extra_args: Sequence[str] = (), ssl_ca: str = "") -> Iterator[MySQLConfig]:
+    """A private mariadbd; extra_args go on its command line, and ssl_ca (if the server
+    is given certificates) is the CA clients verify it with, in the config yielded."""
     install_db, mysqld = _mysql_programs()
     datadir = tempfile.mkdtemp(prefix="kakao-mariadb-")
     # mariadbd refuses to run as root unless told to.
@@ -200,8 +292,9 @@ def _private_server() -> Iterator[MySQLConfig]:
             f"--pid-file={datadir}/mysqld.pid",
             f"--log-error={log_path}",
             *as_root,
+            *extra_args,
         ]
-        config = MySQLConfig("127.0.0.1", port, "root", "", "", "private")
+        config = MySQLConfig("127.0.0.1", port, "root", "", "", "private", ssl_ca)
         with _running(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as process:
             _wait_until(_mysql_answers(config), process, "The private MariaDB", log_path)
             yield config

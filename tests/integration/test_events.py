@@ -46,7 +46,8 @@ def kakao_body(event: dict) -> dict:
 
 
 def test_every_event_file_has_an_expected_answer():
-    assert {path.stem for path in EVENTS.glob("*.json")} == set(EXPECTED_TITLES)
+    events = {path.stem for path in EVENTS.glob("*.json")} - {"env.example"}  # --env-vars
+    assert events == set(EXPECTED_TITLES)
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED_TITLES))

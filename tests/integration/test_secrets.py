@@ -116,3 +116,30 @@ def test_the_cold_start_secret_read_comes_out_of_the_answer_budget(
     assert status == 200
     # 0.8 s + a fresh 1.5 s budget would be 2.3 s.
     assert elapsed < 1.5 + 0.4
+
+
+def test_a_rotated_spotify_secret_is_read_again_when_spotify_rejects_the_old_one(
+    secret_env, monkeypatch, spotify, capsys
+):
+    monkeypatch.setenv("SECRET_ARN", secret_env.secret_arn(SECRET_NAME))
+    container = new_container()
+    assert card_artist(ask(container, "아이유")[1]) == "IU"
+    rotated = {"SPOTIFY_CLIENT_ID": CLIENT_ID, "SPOTIFY_CLIENT_SECRET": "rotated-secret"}
+    secret_env.secrets = {SECRET_NAME: json.dumps(rotated)}
+    monkeypatch.setattr(spotify, "client_secret", "rotated-secret")
+    spotify.add_fault("expired_token", count=1)  # the warm container's token runs out
+    status, body = ask(container, "뉴진스")
+    assert card_artist(body) == "NewJeans"  # answered with the new secret, in the same request
+    assert secret_env.calls == ["secretsmanager.GetSecretValue"] * 2
+    logged = log_lines(capsys)
+    assert any(line["message"].startswith("spotify credentials rejected") for line in logged)
+    assert "rotated-secret" not in json.dumps(logged)
+
+
+def test_a_rejected_secret_is_not_read_again_on_every_request(secret_env, monkeypatch, spotify):
+    monkeypatch.setenv("SECRET_ARN", secret_env.secret_arn(SECRET_NAME))
+    monkeypatch.setattr(spotify, "client_secret", "not-what-the-secret-says")
+    container = new_container()
+    for name in ("아이유", "뉴진스", "BTS"):
+        assert "잠시 뒤에" in text_of(ask(container, name)[1])
+    assert secret_env.calls == ["secretsmanager.GetSecretValue"] * 2  # first use, one re-read
