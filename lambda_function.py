@@ -59,6 +59,7 @@ SPOTIFY_TOKEN_URL = "https://accounts.spotify.com/api/token"
 MAX_BODY_BYTES = 2 * 1024 * 1024  # Kakao sends ~2 KB; API Gateway would allow 10 MB
 MAX_QUERY_CHARS = 100  # longer than any artist name worth searching for
 SPOTIFY_SEARCH_LIMIT = 10  # development-mode apps get 400 above 10
+SPOTIFY_QUERY_MAX = 100  # Spotify answers 400 to a longer q
 SHOWN_RELATED = 9  # quick replies: at most 10
 EXAMPLE_ARTISTS = ("아이유", "뉴진스", "BTS", "오마이걸")
 # What a message asks for (Ask.kind), and so which answer it gets.
@@ -528,6 +529,7 @@ class Lookup:
         self.endpoints: dict[str, Any] = {}  # what the cache says of ENDPOINTS
         self.user = ""  # who asks: the user's budget pays for Spotify calls
         self.charged = False
+        self.fresh_id = False  # the artist's id came from a search in this request
 
     def answer(self, request: SkillRequest, ask: Ask) -> ArtistAnswer | NotFound:
         self.user = request.user_hash
@@ -583,9 +585,9 @@ class Lookup:
         return Found(self.stored.spotify_id)
 
     def from_cache(self, query: str, key: str) -> Found | NotFound | None:
-        if self.stored is not None:
-            return None  # the store holds this name: its row decides, not what a cache says
-        found = self.cache.get_many([f"name#{key}", f"missing#{query}"])
+        # The store holds this name: its row decides which artist, not what a cache says.
+        keys = [f"missing#{query}"] if self.stored else [f"name#{key}", f"missing#{query}"]
+        found = self.cache.get_many(keys)
         entry = found.get(f"name#{key}") or found.get(f"missing#{query}") or (None, "")
         return self.from_entry(entry[0], "dynamodb", query)
 
@@ -660,18 +662,29 @@ class Lookup:
     def remember_found(self, query: str, key: str, best: Artist) -> None:
         self.learn_name(query, best)
         if self.store:
-            stored = self.stored
-            same = stored is not None and name_key(stored.name) == name_key(best["name"])
-            self.store.remember_artist(
-                best, query, stored if same else None, self.trace, self.deadline
-            )
+            claims = self.stored if self.names_stored_row(best["name"]) else None
+            self.store.remember_artist(best, query, claims, self.trace, self.deadline)
         self.cache.put(f"name#{key}", {"id": best["id"]}, self.settings.cache_seconds)
+
+    def names_stored_row(self, name: str) -> bool:
+        """Is `name` the stored row's own name or another of its names? Spotify renames
+        artists ((G)I-DLE became i-dle): a search may return any of them."""
+        if self.stored is None or self.store is None:
+            return False
+        if name_key(name) == name_key(self.stored.name):
+            return True
+        owner = self.store.find_alias(name_key(name), self.trace, self.deadline)
+        return owner is not None and owner.row_id == self.stored.row_id
 
     # -- what to show about it
 
-    def about(self, found: Found, request: SkillRequest, ask: Ask) -> ArtistAnswer | None:
-        """What to show about the artist; None for a button id Spotify does not know."""
+    def about(
+        self, found: Found, request: SkillRequest, ask: Ask
+    ) -> ArtistAnswer | NotFound | None:
+        """What to show about the artist: not found when Spotify no longer knows the id a name
+        led to; None for such a button, whose name is then looked up."""
         self.trace.resolved_id = found.artist_id
+        self.fresh_id = found.snapshot is not None or found.song is not None
         answer = self.app.memory.get(f"answer#{found.artist_id}")
         if answer is not None:
             self.trace.layers["answer"] = "memory"
@@ -681,10 +694,11 @@ class Lookup:
             except SpotifyRefused as error:
                 if error.status not in (400, 404):
                     raise
-                self.remember_gone(found.artist_id, error.status)
-                if not request.artist_id:
-                    raise
-                return None  # a button whose artist Spotify took down
+                if request.artist_id:  # the button's label led nowhere: it is looked up
+                    self.forget(found.artist_id, error.status, "")
+                    return None
+                self.forget(found.artist_id, error.status, ask.name)
+                return NotFound(ask.name)
         kind = SONG if found.song else ask.kind
         return dataclasses.replace(answer, kind=kind, song=found.song)
 
@@ -708,10 +722,16 @@ class Lookup:
         self.remember(found.artist_id, parts, jobs, answer, complete=knowledge is not None)
         return answer
 
-    def remember_gone(self, artist_id: str, status: int) -> None:
-        """An id Spotify does not know: no one pays for it again soon."""
+    def forget(self, artist_id: str, status: int, name: str) -> None:
+        """An id Spotify does not know (taken down): no one pays for it again soon, and the
+        name that led to it is not found until a search finds it anew."""
+        ttl = self.settings.negative_cache_seconds
         gone: Any = {"status": status}
-        self.cache.put(f"gone#{artist_id}", gone, self.settings.negative_cache_seconds)
+        self.cache.put(f"gone#{artist_id}", gone, ttl)
+        if name_key(name):
+            self.cache.put(f"name#{name_key(name)}", {"missing": True, "suggestion": None}, ttl)
+        if self.store:
+            self.store.forget_artist(artist_id, self.trace, self.deadline)
 
     def cached_parts(self, found: Found) -> CachedParts:
         artist_key, gone_key = f"artist#{found.artist_id}", f"gone#{found.artist_id}"
@@ -845,20 +865,30 @@ class Lookup:
         try:
             result = call(artist_id, self.deadline, self.trace)
         except SpotifyError as error:
-            if error.status not in (403, 404):
+            if error.status not in (403, 404, 429):
                 raise
-            log_fields(
-                logging.INFO,
-                "spotify endpoint unavailable to this app, using the fallback",
-                endpoint=endpoint,
-                status=error.status,
-            )
-            status = {"status": error.status}
-            self.cache.put(f"endpoint#{endpoint}", status, REMOVED_ENDPOINT_TTL_S)
+            self.endpoint_failed(endpoint, error.status)
             return None
         if self.endpoints.get(endpoint) is None:  # first word on it: the app has it
             self.cache.put(f"endpoint#{endpoint}", {"status": 200}, REMOVED_ENDPOINT_TTL_S)
         return result
+
+    def endpoint_failed(self, endpoint: str, status: int) -> None:
+        """The fallback this time. The endpoint counts as lost only when it failed for an
+        artist a search just found (a stale id fails everywhere) and nothing said it works."""
+        known = self.endpoints.get(endpoint)
+        works = isinstance(known, dict) and known.get("status") == 200
+        lost = self.fresh_id and not works and status != 429
+        log_fields(
+            logging.INFO,
+            "spotify endpoint failed, using the fallback",
+            endpoint=endpoint,
+            status=status,
+            remembered_as_lost=lost,
+        )
+        if lost:
+            lost_record: Any = {"status": status}
+            self.cache.put(f"endpoint#{endpoint}", lost_record, REMOVED_ENDPOINT_TTL_S)
 
     # -- what the bot learns from the request
 
@@ -1240,14 +1270,13 @@ def is_plausible_match(typed: str, found: str) -> bool:
 
 
 def pick_artist(typed: str, candidates: list[Artist]) -> Artist | None:
-    """Spotify's best match: an exact name first, else its top hit if that is plausible."""
+    """Spotify's best match: an exact name, else its top hit if that is plausible, in Spotify's
+    order; a profile with no image (a duplicate, an impostor) only when nothing else fits."""
     key = name_key(typed)
-    for candidate in candidates:
-        if name_key(candidate["name"]) == key:
-            return candidate
+    fitting = [c for c in candidates if name_key(c["name"]) == key]
     if candidates and is_plausible_match(typed, candidates[0]["name"]):
-        return candidates[0]
-    return None
+        fitting.append(candidates[0])
+    return next((c for c in fitting if c.get("image")), fitting[0] if fitting else None)
 
 
 def _is_hangul(ch: str) -> bool:
@@ -2039,12 +2068,13 @@ class SpotifyGateway:
     def top_tracks(self, artist_id: str, deadline: Deadline, trace: Trace) -> list[Track]:
         path = f"artists/{artist_id}/top-tracks"
         found = self._get("top_tracks", path, deadline, trace, market=self._market)
-        return _items(found.get("tracks"), track_from_spotify)
+        return distinct_titles(_items(found.get("tracks"), track_from_spotify))
 
     def search_tracks(self, artist: ArtistRef, deadline: Deadline, trace: Trace) -> list[Track]:
         """Tracks of this artist by `artist:"NAME"`, kept to those crediting its id, one per
         title (Spotify matches the name loosely)."""
-        query = 'artist:"{}"'.format(artist["name"].replace('"', " "))
+        name = artist["name"].replace('"', " ")[: SPOTIFY_QUERY_MAX - len('artist:""')]
+        query = f'artist:"{name}"'
         found = self._search("search_tracks", query, "track", deadline, trace)
         tracks = _items(_as_dict(found.get("tracks")).get("items"), track_from_spotify)
         return tracks_of(artist["id"], tracks)
@@ -2063,7 +2093,12 @@ class SpotifyGateway:
     def _search(
         self, endpoint: str, query: str, kind: str, deadline: Deadline, trace: Trace
     ) -> dict[str, Any]:
-        params = {"q": query, "type": kind, "limit": SPOTIFY_SEARCH_LIMIT, "market": self._market}
+        params = {
+            "q": query[:SPOTIFY_QUERY_MAX],
+            "type": kind,
+            "limit": SPOTIFY_SEARCH_LIMIT,
+            "market": self._market,
+        }
         return self._get(endpoint, "search", deadline, trace, **params)
 
     def _get(
@@ -2103,9 +2138,12 @@ class SpotifyGateway:
                 if error.http_status == 401 and attempt == 1:
                     self._forget_token(used)  # expired: fetch one more
                     continue
-                raise self._error(error) from None
+                raise self._error(error, endpoint) from None
             except requests.RequestException as error:
                 raise SpotifyUnavailable(0, f"{type(error).__name__}") from None
+            except (AttributeError, TypeError, ValueError, KeyError) as error:
+                # spotipy reading an error body it did not expect ({"error": "a string"})
+                raise SpotifyUnavailable(0, f"unreadable answer: {type(error).__name__}") from None
             if not isinstance(result, dict):  # spotipy turns a body that is not JSON into None
                 raise SpotifyUnavailable(0, "response is not JSON")
             return result
@@ -2122,11 +2160,22 @@ class SpotifyGateway:
             try:
                 self._auth.get_access_token(as_dict=False)
             except SpotifyOauthError as error:
-                message = f"token refused: {error.error}"
-                raise SpotifyRefused(400, message, reason="invalid_client") from None
+                raise self._token_error(error) from None
             except requests.RequestException as error:
                 message = f"token request failed: {type(error).__name__}"
                 raise SpotifyUnavailable(0, message) from None
+
+    def _token_error(self, error: SpotifyOauthError) -> SpotifyError:
+        """What the token endpoint's refusal means: the credentials (400/401 with an OAuth
+        error), its rate limit, or an outage (5xx, often an HTML page). The last two wait."""
+        response = getattr(error.__context__, "response", None)  # the HTTPError spotipy read
+        status = getattr(response, "status_code", 0) or 0
+        if status in (400, 401) and isinstance(error.error, str) and error.error.isidentifier():
+            return SpotifyRefused(status, f"token refused: {error.error}", reason="invalid_client")
+        headers = getattr(response, "headers", None) or {}
+        wait = _retry_after_seconds(headers.get("Retry-After")) if status == 429 else 30.0
+        self.blocked_until = max(self.blocked_until, time.time() + wait)
+        return SpotifyUnavailable(status or 503, "token endpoint unavailable", retry_after=wait)
 
     def _forget_token(self, used: dict | None) -> None:
         """Drop the token a call was refused with, unless a parallel call already replaced it."""
@@ -2135,10 +2184,12 @@ class SpotifyGateway:
             if current and (used or {}).get("access_token") == current.get("access_token"):
                 self._auth.cache_handler.save_token_to_cache(None)
 
-    def _error(self, error: spotipy.SpotifyException) -> SpotifyError:
+    def _error(self, error: spotipy.SpotifyException, endpoint: str) -> SpotifyError:
         status, reason = error.http_status, error.reason or ""
         message = str(error.msg).split("\n")[-1].strip()[:200]
-        if status == 429:
+        # Development mode answers some lost endpoints with 429 instead of 403: theirs waits
+        # alone, the fallback runs (Spotty-Plugin#213).
+        if status == 429 and endpoint not in LOSABLE_ENDPOINTS:
             retry_after = _retry_after_seconds((error.headers or {}).get("Retry-After"))
             self.blocked_until = max(self.blocked_until, time.time() + retry_after)
             return SpotifyUnavailable(status, message, reason, retry_after)
@@ -2166,6 +2217,7 @@ def log_spotify_error(error: SpotifyError) -> None:
     )
 
 
+LOSABLE_ENDPOINTS = ("top_tracks", "related_artists")  # the gateway's names for ENDPOINTS
 RETRY_AFTER_CAP_S = 15 * 60  # a longer Retry-After is honoured this long, then a probe decides
 PROBE_WAIT_S = 5.0
 
@@ -2199,7 +2251,8 @@ def artist_from_spotify(obj: Any) -> Artist | None:
 
 
 def track_from_spotify(obj: Any) -> Track | None:
-    if not _has_id_and_name(obj):
+    """The fields the bot shows; None for what is not a track or cannot play in the market."""
+    if not _has_id_and_name(obj) or obj.get("is_playable") is False:
         return None
     album = _as_dict(obj.get("album"))
     credited = [a for a in obj.get("artists") or [] if _has_id_and_name(a)]
@@ -2772,6 +2825,26 @@ class ArtistStore:
             if held:
                 cursor.execute("SELECT RELEASE_LOCK(%s)", (name,))
 
+    def forget_artist(self, spotify_id: str, trace: Trace, deadline: Deadline) -> None:
+        """Spotify took this artist down: the names learned for it go, and a curated row keeps
+        its own and waits without an id for a search to find the artist again."""
+
+        def work(cursor: Any) -> None:
+            with self.transaction(cursor):
+                row = self._holder(cursor, spotify_id)
+                if row is None:
+                    return
+                cursor.execute(
+                    "DELETE FROM aliases WHERE artist_id = %s AND source <> 'curated'", (row,)
+                )
+                cursor.execute("SELECT COUNT(*) FROM aliases WHERE artist_id = %s", (row,))
+                if cursor.fetchone()[0]:
+                    cursor.execute("UPDATE artists SET spotify_id = NULL WHERE id = %s", (row,))
+                else:
+                    cursor.execute("DELETE FROM artists WHERE id = %s", (row,))
+
+        self.use("forget_artist", work, None, trace, deadline)
+
     def confirm_alias(
         self, typed: str, artist: ArtistRef, user_key: str, trace: Trace, deadline: Deadline
     ) -> None:
@@ -2879,10 +2952,10 @@ class ArtistStore:
         cls, cursor: Any, spotify_id: str, name: str, curated: StoredArtist | None
     ) -> int:
         """The row of a Spotify artist: existing or new. A curated row takes the id only when
-        given here (a search of its own name found the artist): never from a tap, a co-credit
-        or a vote, where a namesake would take it. Race-safe."""
+        given here (a search of one of its names found the artist): never from a tap, a
+        co-credit or a vote, where a namesake would take it. Race-safe."""
         holder = cls._holder(cursor, spotify_id)
-        if curated and curated.spotify_id is None and name_key(curated.name) == name_key(name):
+        if curated and curated.spotify_id is None:
             cls._pin(cursor, curated.row_id, spotify_id, holder)
             return curated.row_id
         if holder is not None:

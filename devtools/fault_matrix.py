@@ -53,6 +53,12 @@ def _stub_fault(kind: str, **params) -> Callable[[Rig], None]:
     return lambda rig: rig.stub.add_fault(kind, **params)
 
 
+def _token_down(rig: Rig) -> None:
+    """The warm token runs out and the token endpoint answers an HTML error page."""
+    rig.stub.add_fault("expired_token", count=1)
+    rig.stub.add_fault("html", path_prefix="/api/token", status=503)
+
+
 def _proxy_mode(service: str, mode: str) -> Callable[[Rig], None]:
     return lambda rig: setattr(rig.proxies[service], "mode", mode)
 
@@ -73,6 +79,7 @@ FAULTS = [
         "spotify 403 premium required", "spotify", _stub_fault("status", status=403, premium=True)
     ),
     Fault("spotify hangs", "spotify", _stub_fault("hang", seconds=10)),
+    Fault("spotify token endpoint 503 (HTML)", "spotify", lambda rig: _token_down(rig)),
     Fault("mysql stopped", "mysql", _proxy_mode("mysql", "down")),
     Fault("mysql connection killed", "mysql", _proxy_mode("mysql", "cut")),
     Fault("mysql slow", "mysql", _proxy_mode("mysql", "slow")),

@@ -4,7 +4,16 @@ It serves the demo catalog (devtools/catalog.json) with the client-credentials t
 the JSON shapes, limits and errors of the real API in its two app modes of 2026: "extended"
 (the full API) and "development-2026" (search limit 10, no top tracks, related artists or
 several-ids look-ups, artists without followers/popularity/genres). Faults (429, resets,
-truncated bodies, expired tokens, slowness) can be switched on per path prefix.
+truncated bodies, expired tokens, slowness, HTML and plain-text error pages) can be switched on
+per path prefix.
+
+`realistic=True` (or `--realistic`, or `stub.behaviours = {...}` for some of them) adds the
+unkind parts of the real API, each with its source next to its code: the real texts of 404/400
+for unknown and malformed ids, artists taken down (`take_down`), same-name artists
+(`add_namesake`), tracks unplayable in a market (`restrict`, plus a simulated share of the
+catalog), null search items, duplicate and live versions, the 100-character query limit and 429
+for endpoints a development-mode app lost. Which tracks are unplayable where is made up, like
+the catalog's popularity numbers.
 
     python -m devtools.spotify_stub --port 8081 --mode development-2026
 """
@@ -25,6 +34,7 @@ import sys
 import threading
 import time
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -57,9 +67,38 @@ FAULT_PARAMS = {
     "truncated": (set(), set()),
     "expired_token": (set(), set()),
     "hang": ({"seconds"}, set()),
+    "html": (set(), {"status"}),
+    "plain_text": (set(), {"status", "text"}),
 }
 DEFAULT_MESSAGES = {429: "API rate limit exceeded"}
 PREMIUM_MESSAGE = "Active premium subscription required for the owner of the app."
+HTML_TYPE = "text/html; charset=utf-8"
+TEXT_TYPE = "text/plain; charset=utf-8"
+# Realistic behaviours (SpotifyStub.behaviours); none is on by default.
+BEHAVIOURS = frozenset(
+    {
+        "not_found",  # real 404/400 texts for unknown and malformed ids
+        "taken_down",  # artists passed to take_down() are gone
+        "namesakes",  # artists added with add_namesake() exist
+        "unplayable",  # is_playable/restrictions when a market is given
+        "null_items",  # tracks unplayable in the market are null in search results
+        "versions",  # catalog albums marked "realistic": "versions"
+        "query_length",  # q over 100 characters is a 400
+        "removed_429",  # 429, not 403, for the browse endpoints development mode lost
+    }
+)
+CATALOG_BEHAVIOURS = frozenset({"versions"})
+# GET /v1/artists/{id} for an id Spotify does not serve: 404 "non existing id"; spotipy-dev/
+# spotipy#552 (artists and shows), full body and JSON type in AlenVelocity/spotifydl-core#6.
+NOT_FOUND = "non existing id"
+# A malformed id: {"error":{"status":400,"message":"invalid id"}}, spotify/web-api#1476.
+INVALID_ID = "invalid id"
+# q longer than 100 characters fails (spotipy-dev/spotipy#845; beets limits its queries to 100
+# for it, beetbox/beets#5106); the 2024 answer is 400 {"error":{"status":400,"message":"Bad
+# request."}} (beetbox/beets#5105; Yooooomi/your_spotify#345 saw the 400 too). In 2022 #845 got
+# 404 "Not found." instead.
+MAX_QUERY = 100
+QUERY_TOO_LONG = "Bad request."
 
 
 def spotify_id(kind: str, key: str) -> str:
@@ -91,20 +130,28 @@ def tier(query: str, names: list[str]) -> int | None:
     return min(tiers, default=None)
 
 
+def key_of(artist: dict) -> str:
+    """The catalog's handle for an artist: its name, unless a namesake needs another."""
+    return artist.get("key", artist["name"])
+
+
 def digits(key: str, count: int) -> str:
     return str(int(hashlib.sha256(key.encode()).hexdigest(), 16))[-count:]
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, message: str):
+    def __init__(self, status: int, message: str, headers: dict | None = None):
         super().__init__(message)
-        self.status, self.message = status, message
+        self.status, self.message, self.headers = status, message, headers or {}
 
 
 class Catalog:
-    """The catalog file with ids filled in, and the indexes the endpoints need."""
+    """The catalog file with ids filled in, and the indexes the endpoints need. Albums marked
+    "realistic": NAME are left out unless NAME is in `include`; `extra` adds artists (namesakes).
+    Artists are known by key_of(): tracks credit keys, objects show names."""
 
-    def __init__(self, data: dict):
+    def __init__(self, data: dict, include: frozenset = frozenset(), extra: tuple = ()):
+        artists = [*data["artists"], *extra]
         self.by_name: dict[str, dict] = {}
         self.artists: dict[str, dict] = {}  # id -> artist, guests included
         self.albums: dict[str, dict] = {}
@@ -112,28 +159,30 @@ class Catalog:
         self.album_of: dict[str, dict] = {}  # track id -> album
         self.position: dict[str, int] = {}  # track id -> track number
         self.album_artists: dict[str, list[dict]] = {}
-        self.credits: dict[str, list[dict]] = {}  # artist name -> tracks crediting it
-        for artist in data["artists"]:
-            self._add_artist(artist, spotify_id("artist", artist["name"]))
-        for artist in data["artists"]:
+        self.credits: dict[str, list[dict]] = {}  # artist key -> tracks crediting it
+        for artist in artists:
+            self._add_artist(artist, spotify_id("artist", key_of(artist)))
+        for artist in artists:
             for name in artist["related"]:
                 if name not in self.by_name:
                     raise ValueError(f"{artist['name']}: related {name!r} is not in the catalog")
             for album in artist["albums"]:
-                self._add_album(artist, album)
+                if album.get("realistic") in {None, *include}:
+                    self._add_album(artist, album)
 
     def _add_artist(self, artist: dict, artist_id: str) -> None:
         artist["id"] = artist_id
         self._unique(self.artists, artist)
-        self.by_name[artist["name"]] = artist
-        self.credits[artist["name"]] = []
+        self.by_name[key_of(artist)] = artist
+        self.credits[key_of(artist)] = []
 
     def _add_album(self, owner: dict, album: dict) -> None:
         # Names repeat across artists ("Without Me"), so the owner is part of the key.
-        album["id"] = spotify_id("album", f"{owner['name']}/{album['name']}")
+        owner_key = key_of(owner)
+        album["id"] = spotify_id("album", f"{owner_key}/{album['name']}")
         self._unique(self.albums, album)
         for number, track in enumerate(album["tracks"], 1):
-            track["id"] = spotify_id("track", f"{owner['name']}/{album['name']}/{track['name']}")
+            track["id"] = spotify_id("track", f"{owner_key}/{album['name']}/{track['name']}")
             self._unique(self.tracks, track)
             self.album_of[track["id"]], self.position[track["id"]] = album, number
             for name in track["artists"]:
@@ -142,7 +191,7 @@ class Catalog:
                     self._add_artist(guest, spotify_id("artist", name))
                 self.credits[name].append(track)
         # Album artists: the owner and whoever is credited on every track (a duet single).
-        shared = [n for n in album["tracks"][0]["artists"] if n != owner["name"]]
+        shared = [n for n in album["tracks"][0]["artists"] if n != owner_key]
         shared = [n for n in shared if all(n in t["artists"] for t in album["tracks"])]
         self.album_artists[album["id"]] = [owner, *(self.by_name[n] for n in shared)]
 
@@ -166,7 +215,7 @@ class Catalog:
         for album in self.albums.values():
             if artist in self.album_artists[album["id"]]:
                 found.append((album, album["album_type"]))
-            elif any(artist["name"] in t["artists"] for t in album["tracks"]):
+            elif any(key_of(artist) in t["artists"] for t in album["tracks"]):
                 found.append((album, "appears_on"))
         return sorted(found, key=lambda pair: pair[0]["release_date"], reverse=True)
 
@@ -202,21 +251,56 @@ class Catalog:
                 yield al, [al["name"]], {"artist": names, "album": [al["name"]]}
         elif kind == "track":
             for t in self.tracks.values():
+                shown = [self.by_name[key]["name"] for key in t["artists"]]
                 # Plain words also find a track by its artists, as Spotify's search does.
-                names = [t["name"]] if filtered else [t["name"], *t["artists"]]
+                names = [t["name"]] if filtered else [t["name"], *shown]
                 album = self.album_of[t["id"]]["name"]
-                yield t, names, {"artist": t["artists"], "album": [album], "track": [t["name"]]}
+                yield t, names, {"artist": shown, "album": [album], "track": [t["name"]]}
 
     def _popularity(self, kind: str, item: dict) -> int:
         return self.popularity(item) if kind == "album" else item["popularity"]
 
 
-class _View:
-    """Spotify's object shapes as one request sees them: its host and the app mode."""
+def _never(track_id: str, market: str) -> bool:
+    return False
 
-    def __init__(self, catalog: Catalog, base: str, extended: bool):
+
+@dataclass(frozen=True)
+class _Realism:
+    """What the realistic behaviours need to know about one request."""
+
+    behaviours: frozenset = frozenset()
+    market: str | None = None
+    hidden: frozenset = frozenset()  # ids of artists taken down
+    restricted: Callable[[str, str], bool] = _never  # (track id, market) -> unplayable there
+
+    def on(self, name: str) -> bool:
+        return name in self.behaviours
+
+    def unplayable(self, track: dict) -> bool:
+        return bool(self.market) and self.restricted(track["id"], self.market)
+
+
+class _View:
+    """Spotify's object shapes as one request sees them: its host, the app mode, the catalog
+    and realistic behaviours in force."""
+
+    def __init__(self, catalog: Catalog, base: str, extended: bool, realism: _Realism):
         self.catalog, self.base, self.extended = catalog, base, extended
+        self.realism = realism
         self.api = base + "/v1/"
+
+    def find(self, table: dict, item_id: str) -> dict:
+        real = self.realism.on("not_found")
+        if not ID_RE.fullmatch(item_id):
+            raise ApiError(400, INVALID_ID if real else "Invalid base62 id")
+        if item_id in self.realism.hidden:
+            # An artist taken down is an id Spotify no longer serves: the answer for an unknown
+            # id (NOT_FOUND above). No capture of a take-down itself was found.
+            raise ApiError(404, NOT_FOUND)
+        if item_id not in table:
+            raise ApiError(404, NOT_FOUND if real else "Resource not found")
+        return table[item_id]
 
     def _common(self, kind: str, item_id: str) -> dict:
         return {
@@ -249,7 +333,10 @@ class _View:
         return {**self._common("artist", artist["id"]), "name": artist["name"]}
 
     def artist(self, artist: dict) -> dict:
-        obj = self.artist_simple(artist) | {"images": self._images(artist["id"], (640, 320, 160))}
+        # A profile without a picture has "images": [] (spotify-web-api-java/spotify-web-api-java
+        # #240: an artist from search with no images broke images[0]).
+        images = [] if artist.get("no_images") else self._images(artist["id"], (640, 320, 160))
+        obj = self.artist_simple(artist) | {"images": images}
         if self.extended:
             obj["followers"] = {"href": None, "total": artist["followers"]}
             obj["genres"] = artist["genres"]
@@ -286,20 +373,40 @@ class _View:
 
     def track_simple(self, track: dict) -> dict:
         obj = {
-            "artists": [self.artist_simple(self.catalog.by_name[n]) for n in track["artists"]],
+            "artists": [self.artist_simple(self.catalog.by_name[k]) for k in track["artists"]],
             "disc_number": 1,
             "duration_ms": track["duration_ms"],
             "explicit": track.get("explicit", False),
             **self._common("track", track["id"]),
             "is_local": False,
-            "is_playable": True,
+            **self._playability(track),
             "name": track["name"],
             "preview_url": None,
             "track_number": self.catalog.position[track["id"]],
         }
         if self.extended:
-            obj["available_markets"] = MARKETS
+            obj["available_markets"] = self._markets(track)
         return obj
+
+    def _playability(self, track: dict) -> dict:
+        if not self.realism.on("unplayable"):
+            return {"is_playable": True}
+        # is_playable is "part of the response when Track Relinking is applied", i.e. when a
+        # market is given (TrackObject.is_playable in sonallux/spotify-web-api
+        # fixed-spotify-open-api.yml). A track with no instance playable there keeps its
+        # metadata, is_playable false and "restrictions": {"reason": "market"}
+        # (developer.spotify.com/documentation/web-api/concepts/track-relinking;
+        # TrackRestrictionObject in the same OpenAPI file).
+        if not self.realism.market:
+            return {}
+        if self.realism.unplayable(track):
+            return {"is_playable": False, "restrictions": {"reason": "market"}}
+        return {"is_playable": True}
+
+    def _markets(self, track: dict) -> list[str]:
+        if not self.realism.on("unplayable"):
+            return MARKETS
+        return [m for m in MARKETS if not self.realism.restricted(track["id"], m)]
 
     def track(self, track: dict) -> dict:
         album = self.catalog.album_of[track["id"]]
@@ -350,6 +457,7 @@ class SpotifyStub:
         client_secret: str = "demo-client-secret",
         latency_ms: int = 0,
         catalog_path: str | Path | None = None,
+        realistic: bool = False,
     ):
         self.mode = mode
         self.host, self.port = host, port
@@ -358,6 +466,12 @@ class SpotifyStub:
         with open(catalog_path or CATALOG_PATH, encoding="utf-8") as handle:
             self.catalog = json.load(handle)
         self._index = Catalog(self.catalog)
+        self._indexes = {(frozenset(), 0): self._index}  # (catalog behaviours, namesakes) -> index
+        self.behaviours = BEHAVIOURS if realistic else frozenset()
+        self._taken_down: set[str] = set()  # artist keys
+        self._namesakes: list[dict] = []
+        self._restricted: dict[str, set[str]] = {}  # track id -> markets it is unplayable in
+        self._generation = 1  # of the namesakes, for the catalog cache
         self.calls: list[dict] = []
         self._faults: list[_Fault] = []
         self._tokens: dict[str, float] = {}  # token -> monotonic expiry
@@ -374,6 +488,28 @@ class SpotifyStub:
         if value not in MODES:
             raise ValueError(f"mode must be one of {MODES}, not {value!r}")
         self._mode = value
+
+    @property
+    def behaviours(self) -> frozenset:
+        return self._behaviours
+
+    @behaviours.setter
+    def behaviours(self, value) -> None:
+        value = frozenset(value)
+        if not value <= BEHAVIOURS:
+            raise ValueError(
+                f"unknown behaviours {sorted(value - BEHAVIOURS)}; of {sorted(BEHAVIOURS)}"
+            )
+        self._behaviours = value
+
+    @property
+    def realistic(self) -> bool:
+        """True when every realistic behaviour is on; setting it turns all on or off."""
+        return self._behaviours == BEHAVIOURS
+
+    @realistic.setter
+    def realistic(self, value: bool) -> None:
+        self.behaviours = BEHAVIOURS if value else frozenset()
 
     @property
     def url(self) -> str:
@@ -437,6 +573,73 @@ class SpotifyStub:
     def artist_id(self, name: str) -> str:
         return self._index.by_name[name]["id"]
 
+    # -- realistic data: what the behaviours of the same names act on ----------------------
+
+    def take_down(self, name: str) -> None:
+        """The catalog artist `name` is gone (with the "taken_down" behaviour on)."""
+        if name not in self._index.by_name:
+            raise KeyError(name)
+        with self._lock:
+            self._taken_down.add(name)
+
+    def add_namesake(self, name: str, tracks: list[str], popularity: int = 5) -> str:
+        """Another artist called `name` (with the "namesakes" behaviour on): a profile without
+        a picture and few followers, with one single holding `tracks`. Returns its id. The data
+        is the caller's, not the catalog's."""
+        with self._lock:
+            key = f"{name}#{len(self._namesakes) + 2}"
+            credits = [key]
+            album = {"name": tracks[0], "release_date": "2021-01-01", "album_type": "single"}
+            album["tracks"] = [
+                {"name": t, "artists": credits, "duration_ms": 180_000, "popularity": popularity}
+                for t in tracks
+            ]
+            artist = {"name": name, "key": key, "no_images": True, "search_aliases": []}
+            artist |= {"genres": [], "popularity": popularity, "followers": 40, "related": []}
+            self._namesakes.append(artist | {"albums": [album]})
+            self._generation += 1
+        return spotify_id("artist", key)
+
+    def restrict(self, track_name: str, *markets: str) -> None:
+        """Tracks called `track_name` are unplayable in `markets` ("unplayable", "null_items")."""
+        tracks = self._catalog_for(CATALOG_BEHAVIOURS).tracks.values()
+        ids = [t["id"] for t in tracks if t["name"] == track_name]
+        if not ids:
+            raise KeyError(track_name)
+        with self._lock:
+            for track_id in ids:
+                self._restricted.setdefault(track_id, set()).update(markets)
+
+    def unplayable(self, track_id: str, market: str) -> bool:
+        """Restricted by restrict(), or one of the simulated ~1 in 8 (track, market) pairs."""
+        if market in self._restricted.get(track_id, ()):
+            return True
+        return int(digits(f"{track_id}:{market}", 6)) % 8 == 0
+
+    def reset_realism(self) -> None:
+        """All behaviours off; take-downs, namesakes and restrictions forgotten."""
+        with self._lock:
+            self._behaviours = frozenset()
+            self._taken_down.clear()
+            self._namesakes.clear()
+            self._restricted.clear()
+            self._generation += 1
+
+    def _catalog_for(self, behaviours: frozenset) -> Catalog:
+        include = behaviours & CATALOG_BEHAVIOURS
+        extra = tuple(self._namesakes) if "namesakes" in behaviours else ()
+        with self._lock:
+            key = (include, self._generation if extra else 0)
+            if key not in self._indexes:
+                self._indexes[key] = Catalog(self.catalog, include, extra)
+            return self._indexes[key]
+
+    def _realism(self, behaviours: frozenset, params: dict, index: Catalog) -> _Realism:
+        hidden = set()
+        if "taken_down" in behaviours:
+            hidden = {index.by_name[name]["id"] for name in list(self._taken_down)}
+        return _Realism(behaviours, params.get("market"), frozenset(hidden), self.unplayable)
+
     def add_fault(self, kind: str, path_prefix: str = "/v1/", count: int | None = None, **params):
         """Misbehave on requests whose path starts with path_prefix, `count` times (None:
         until cleared). Delays (latency, hang) add up; of the faults that change the answer,
@@ -486,8 +689,8 @@ class SpotifyStub:
         return delay, chosen
 
     def _respond(self, method, path, params, headers, body, fault) -> tuple[int, bytes, dict]:
-        if fault and fault.kind == "status":
-            return self._fault_status(**fault.params)
+        if fault and fault.kind in ("status", "html", "plain_text"):
+            return getattr(self, f"_fault_{fault.kind}")(**fault.params)
         if fault and fault.kind == "expired_token":
             with self._lock:
                 self._tokens.clear()
@@ -505,6 +708,22 @@ class SpotifyStub:
         extra = {} if retry_after is None else {"Retry-After": str(retry_after)}
         return _json(status, body, extra)
 
+    @staticmethod
+    def _fault_html(status=503):
+        # accounts.spotify.com/api/token answering 503 with "an error page that is not valid
+        # JSON / OAuth response" (spotify/web-api#1151); api.spotify.com also sent a text/html
+        # error page (a 400, ramsayleung/rspotify#7). The page text here is the stub's own.
+        phrase = HTTPStatus(status).phrase
+        page = f"<html><head><title>{status} {phrase}</title></head><body>{phrase}</body></html>"
+        return status, page.encode(), {"Content-Type": HTML_TYPE}
+
+    @staticmethod
+    def _fault_plain_text(status=403, text="User not approved for app"):
+        # A bare string body instead of the JSON error object: b"User not approved for app"
+        # on a 403 (spotipy-dev/spotipy#688, answered by spotipy#689's text fallback). The
+        # capture does not give its Content-Type; text/plain is the stub's guess.
+        return status, text.encode(), {"Content-Type": TEXT_TYPE}
+
     def _route(self, method, path, params, headers, body) -> tuple[int, bytes, dict]:
         if method == "POST" and path == "/api/token":
             return self._token(headers, body)
@@ -519,13 +738,29 @@ class SpotifyStub:
                 for pattern, name, extended_only in ROUTES:
                     if match := re.fullmatch(pattern + "/?", path):
                         if extended_only and not self._extended:
-                            raise ApiError(403, "Forbidden")
-                        host = headers.get("Host") or f"{self.host}:{self.port}"
-                        view = _View(self._index, f"http://{host}", self._extended)
+                            self._refuse(path)
+                        view = self._view(headers, params)
                         return _json(200, getattr(self, name)(view, params, *match.groups()))
             raise ApiError(404, "Service not found")
         except ApiError as error:
-            return _json(error.status, _error(error.status, error.message))
+            return _json(error.status, _error(error.status, error.message), error.headers)
+
+    def _refuse(self, path: str) -> None:
+        """An endpoint this development-mode app may not use."""
+        if "removed_429" in self.behaviours and path.startswith("/v1/browse/"):
+            # browse/new-releases (2026) and browse/featured-playlists (2025) answered 429 with
+            # Retry-After 11 and 35 s from the first request: "just another way of theirs to
+            # say 'this endpoint is no longer available to you'" (michaelherger/Spotty-Plugin
+            # #213, #196). The captures log no body: this is the stub's usual 429 body.
+            raise ApiError(429, DEFAULT_MESSAGES[429], {"Retry-After": "11"})
+        raise ApiError(403, "Forbidden")
+
+    def _view(self, headers, params: dict) -> _View:
+        behaviours = self.behaviours
+        index = self._catalog_for(behaviours)
+        host = headers.get("Host") or f"{self.host}:{self.port}"
+        realism = self._realism(behaviours, params, index)
+        return _View(index, f"http://{host}", self._extended, realism)
 
     @property
     def _extended(self) -> bool:
@@ -568,6 +803,8 @@ class SpotifyStub:
         q = params.get("q", "")
         if not q.strip():
             raise ApiError(400, "No search query")
+        if view.realism.on("query_length") and len(q) > MAX_QUERY:
+            raise ApiError(400, QUERY_TOO_LONG)
         types = [t for t in params.get("type", "").split(",") if t]
         if not types:
             raise ApiError(400, "Missing parameter type")
@@ -576,54 +813,53 @@ class SpotifyStub:
                 raise ApiError(400, f"Bad search type field {kind}")
         limit = _limit(params, 20 if self._extended else 5, 50 if self._extended else 10)
         offset = _offset(params)
-        render = {"artist": view.artist, "album": view.album_simple, "track": view.track}
-        return {
-            kind + "s": view.page(
-                "search",
-                {"query": q, "type": kind},
-                self._index.search(q, kind) if kind in render else [],
-                limit,
-                offset,
-                render.get(kind),
-            )
-            for kind in types
-        }
+        pages = {}
+        for kind in types:
+            items, render = _found(view, q, kind)
+            query = {"query": q, "type": kind}
+            pages[kind + "s"] = view.page("search", query, items, limit, offset, render)
+        return pages
 
     def _artist(self, view: _View, params: dict, artist_id: str) -> dict:
-        return view.artist(_find(self._index.artists, artist_id))
+        return view.artist(view.find(view.catalog.artists, artist_id))
 
     def _artist_albums(self, view: _View, params: dict, artist_id: str) -> dict:
-        artist = _find(self._index.artists, artist_id)
+        artist = view.find(view.catalog.artists, artist_id)
         maximum = 50 if self._extended else 10
         # The default is 20, but never above the cap: a bare request should not be a 400.
         limit, offset = _limit(params, min(20, maximum), maximum), _offset(params)
         groups = params.get("include_groups") or "album,single,appears_on,compilation"
         wanted = groups.split(",")
-        pairs = [p for p in self._index.artist_albums(artist) if p[1] in wanted]
+        pairs = [p for p in view.catalog.artist_albums(artist) if p[1] in wanted]
         query = {"include_groups": groups}
         path = f"artists/{artist_id}/albums"
         return view.page(path, query, pairs, limit, offset, lambda p: _grouped(view, *p))
 
     def _top_tracks(self, view: _View, params: dict, artist_id: str) -> dict:
-        artist = _find(self._index.artists, artist_id)
-        tracks = sorted(self._index.credits[artist["name"]], key=lambda t: -t["popularity"])
+        artist = view.find(view.catalog.artists, artist_id)
+        # With "versions" on, a song out as a single and on an album counts twice: "Duplicate
+        # tracks (e.g. the same track from a single and an album) are rated independently"
+        # (TrackObject.popularity, sonallux/spotify-web-api fixed-spotify-open-api.yml).
+        credits = view.catalog.credits[key_of(artist)]
+        tracks = sorted(credits, key=lambda t: -t["popularity"])
         return {"tracks": [view.track(t) for t in tracks[:10]]}
 
     def _related_artists(self, view: _View, params: dict, artist_id: str) -> dict:
-        artist = _find(self._index.artists, artist_id)
-        return {"artists": [view.artist(self._index.by_name[n]) for n in artist["related"]]}
+        artist = view.find(view.catalog.artists, artist_id)
+        related = [view.catalog.by_name[n] for n in artist["related"]]
+        return {"artists": [view.artist(a) for a in related if a["id"] not in view.realism.hidden]}
 
     def _album(self, view: _View, params: dict, album_id: str) -> dict:
-        return view.album(_find(self._index.albums, album_id))
+        return view.album(view.find(view.catalog.albums, album_id))
 
     def _album_tracks(self, view: _View, params: dict, album_id: str) -> dict:
-        album = _find(self._index.albums, album_id)
+        album = view.find(view.catalog.albums, album_id)
         limit, offset = _limit(params, 20, 50), _offset(params)
         path = f"albums/{album_id}/tracks"
         return view.page(path, {}, album["tracks"], limit, offset, view.track_simple)
 
     def _track(self, view: _View, params: dict, track_id: str) -> dict:
-        return view.track(_find(self._index.tracks, track_id))
+        return view.track(view.find(view.catalog.tracks, track_id))
 
     def _several(self, view: _View, params: dict, kind: str) -> dict:
         ids = [i for i in params.get("ids", "").split(",") if i]
@@ -632,19 +868,21 @@ class SpotifyStub:
         if len(ids) > 50:
             raise ApiError(400, "Too many ids requested")
         table, render = {
-            "artists": (self._index.artists, view.artist),
-            "albums": (self._index.albums, view.album),
-            "tracks": (self._index.tracks, view.track),
+            "artists": (view.catalog.artists, view.artist),
+            "albums": (view.catalog.albums, view.album),
+            "tracks": (view.catalog.tracks, view.track),
         }[kind]
         for item_id in ids:
             if not ID_RE.fullmatch(item_id):
                 raise ApiError(400, "Invalid base62 id")
-        return {kind: [render(table[i]) if i in table else None for i in ids]}
+        hidden = view.realism.hidden
+        return {kind: [render(table[i]) if i in table and i not in hidden else None for i in ids]}
 
     def _browse(self, view: _View, params: dict, what: str) -> dict:
         if what != "new-releases":
             raise ApiError(404, "Service not found")
-        albums = sorted(self._index.albums.values(), key=lambda a: a["release_date"], reverse=True)
+        albums = view.catalog.albums.values()
+        albums = sorted(albums, key=lambda a: a["release_date"], reverse=True)
         limit, offset = _limit(params, 20, 50), _offset(params)
         page = view.page("browse/new-releases", {}, albums, limit, offset, view.album_simple)
         return {"albums": page}
@@ -653,12 +891,25 @@ class SpotifyStub:
         return {"markets": MARKETS}
 
 
-def _find(table: dict, item_id: str) -> dict:
-    if not ID_RE.fullmatch(item_id):
-        raise ApiError(400, "Invalid base62 id")
-    if item_id not in table:
-        raise ApiError(404, "Resource not found")
-    return table[item_id]
+def _found(view: _View, q: str, kind: str) -> tuple[list, Callable]:
+    """A search's results of one kind, and how each is shown."""
+    if kind not in ("artist", "album", "track"):
+        return [], None
+    items = view.catalog.search(q, kind)
+    if kind == "artist":
+        # Same-name artists come as Spotify orders them: by relevance, then the more popular
+        # first (Catalog.search). K-pop alone has "YENA (Choi Yena), Yena (Yang Yena), Yena
+        # (Jeong Yena)" and Spotify matching must tell them apart (Brainicism/KMQ_Discord#1587).
+        return [a for a in items if a["id"] not in view.realism.hidden], view.artist
+    if kind == "album":
+        return items, view.album_simple
+    if view.realism.on("null_items"):
+        # "The Spotify web API does return arrays with null objects in them. Often the reason
+        # is because the content is not available in the specified market" (spotipy-dev/
+        # spotipy#626, a track search); nulls in search items also in spotify/
+        # spotify-web-api-ts-sdk#141 and fondberg/spotcast#616. total still counts them.
+        return items, lambda t: None if view.realism.unplayable(t) else view.track(t)
+    return items, view.track
 
 
 def _limit(params: dict, default: int, maximum: int) -> int:
@@ -785,6 +1036,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency-ms", type=int, default=0)
     parser.add_argument("--client-id", default="demo-client-id")
     parser.add_argument("--client-secret", default="demo-client-secret")
+    parser.add_argument(
+        "--realistic", action="store_true", help="turn on every realistic behaviour of the API"
+    )
     args = parser.parse_args(argv)
     stub = SpotifyStub(
         mode=args.mode,
@@ -793,10 +1047,11 @@ def main(argv: list[str] | None = None) -> int:
         client_id=args.client_id,
         client_secret=args.client_secret,
         latency_ms=args.latency_ms,
+        realistic=args.realistic,
     ).start()
     print(
-        f"Spotify stub ({stub.mode}) on {stub.url}: API {stub.api_url}, token {stub.token_url},"
-        f" client id {stub.client_id}",
+        f"Spotify stub ({stub.mode}{', realistic' if stub.realistic else ''}) on {stub.url}:"
+        f" API {stub.api_url}, token {stub.token_url}, client id {stub.client_id}",
         flush=True,
     )
     try:

@@ -63,6 +63,7 @@ def env(monkeypatch, mysql_config, dynamodb_endpoint, spotify):
     """Every layer on, pointing at the real local servers."""
     spotify.mode = "development-2026"
     spotify.clear_faults()
+    spotify.reset_realism()
     spotify.latency_ms = 0
     values = {
         "SPOTIFY_CLIENT_ID": CLIENT_ID,

@@ -9,7 +9,7 @@ from requests.adapters import HTTPAdapter
 from spotipy.cache_handler import MemoryCacheHandler
 from spotipy.oauth2 import SpotifyClientCredentials, SpotifyOauthError
 
-from devtools.spotify_stub import SpotifyStub, fold, spotify_id
+from devtools.spotify_stub import BEHAVIOURS, SpotifyStub, fold, spotify_id
 
 CLIENT_ID, CLIENT_SECRET = "demo-client-id", "demo-client-secret"
 
@@ -26,6 +26,7 @@ def fresh(stub):
     stub.latency_ms = 0
     stub.clear_faults()
     stub.reset_calls()
+    stub.reset_realism()
 
 
 def client(stub, secret=CLIENT_SECRET, timeout=5):
@@ -378,7 +379,8 @@ def test_the_catalog_is_well_formed(stub):
     catalog_names = set(names(artists))
     partners = {}
     for artist in artists:
-        tracks = [t for album in artist["albums"] for t in album["tracks"]]
+        albums = [album for album in artist["albums"] if "realistic" not in album]
+        tracks = [t for album in albums for t in album["tracks"]]
         assert 5 <= len(tracks) <= 8, artist["name"]
         assert set(artist["related"]) <= catalog_names
         for track in tracks:
@@ -396,3 +398,173 @@ def test_the_catalog_is_well_formed(stub):
     assert not {"Eminem", "Lady Gaga"} & hangul
     assert not set(stub.catalog["_hangul_unknown_to_spotify"]) & hangul
     assert fold(" (G)I-DLE ") == "gidle"
+
+
+# -- realistic behaviours -------------------------------------------------------------------
+
+JSON_TYPE = "application/json; charset=utf-8"
+NON_EXISTING = {"error": {"status": 404, "message": "non existing id"}}
+
+
+def expect_json_error(answer, status, message):
+    assert answer.status_code == status
+    assert answer.headers["Content-Type"] == JSON_TYPE
+    assert answer.json() == {"error": {"status": status, "message": message}}
+
+
+def track_named(stub, name):
+    return raw_get(stub, "search", q=f"track:{name}", type="track").json()["tracks"]["items"][0]
+
+
+def test_realistic_is_off_by_default_and_turns_every_behaviour_on(stub):
+    assert (stub.realistic, stub.behaviours) == (False, frozenset())
+    stub.realistic = True
+    assert stub.behaviours == BEHAVIOURS and stub.realistic
+    stub.behaviours = {"versions"}
+    assert not stub.realistic
+    with pytest.raises(ValueError):
+        stub.behaviours = {"versions", "flaky"}
+    assert SpotifyStub(realistic=True).realistic
+
+
+@pytest.mark.parametrize("endpoint", ["", "/top-tracks", "/related-artists", "/albums"])
+def test_an_artist_taken_down_is_a_non_existing_id_everywhere(stub, endpoint):
+    stub.mode = "extended"
+    stub.behaviours = {"taken_down"}
+    stub.take_down("IU")
+    answer = raw_get(stub, f"artists/{stub.artist_id('IU')}{endpoint}", market="KR")
+    expect_json_error(answer, 404, "non existing id")
+    found = raw_get(stub, "search", q="IU", type="artist").json()["artists"]["items"]
+    assert "IU" not in names(found)
+    stub.behaviours = set()
+    assert raw_get(stub, f"artists/{stub.artist_id('IU')}{endpoint}", market="KR").ok
+
+
+@pytest.mark.parametrize("endpoint", ["", "/top-tracks", "/related-artists", "/albums"])
+def test_unknown_and_malformed_ids_get_the_real_texts(stub, endpoint):
+    stub.mode = "extended"
+    stub.behaviours = {"not_found"}
+    unknown = raw_get(stub, f"artists/{'0' * 22}{endpoint}", market="KR")
+    expect_json_error(unknown, 404, "non existing id")
+    expect_json_error(raw_get(stub, f"artists/not-an-id{endpoint}"), 400, "invalid id")
+    stub.behaviours = set()
+    expect_json_error(raw_get(stub, f"artists/{'0' * 22}{endpoint}"), 404, "Resource not found")
+
+
+def test_a_namesake_comes_after_the_artist_and_pollutes_an_artist_filter(stub, sp):
+    stub.mode = "extended"
+    stub.behaviours = {"namesakes"}
+    other = stub.add_namesake("IU", ["Namesake Song"])
+    found = sp.search("IU", type="artist", limit=5)["artists"]["items"]
+    assert [(a["name"], a["id"]) for a in found[:2]] == [
+        ("IU", stub.artist_id("IU")),
+        ("IU", other),
+    ]
+    assert found[1]["images"] == [] and found[1]["followers"]["total"] < 100
+    tracks = sp.search('artist:"IU"', type="track", limit=20)["tracks"]["items"]
+    assert "Namesake Song" in names(tracks)
+    polluter = next(t for t in tracks if t["name"] == "Namesake Song")
+    assert [(a["name"], a["id"]) for a in polluter["artists"]] == [("IU", other)]
+    assert sp.artist(other)["images"] == []
+    stub.behaviours = set()
+    assert names(sp.search("IU", type="artist")["artists"]["items"]) == ["IU"]
+    assert http_error(lambda: sp.artist(other)).http_status == 404
+
+
+def test_a_track_unplayable_in_the_market_says_so(stub):
+    stub.behaviours = {"unplayable"}
+    stub.restrict("Celebrity", "KR")
+    celebrity = track_named(stub, "Celebrity")
+    assert "is_playable" not in celebrity  # no market, no Track Relinking
+    in_kr = raw_get(stub, f"tracks/{celebrity['id']}", market="KR").json()
+    assert (in_kr["is_playable"], in_kr["restrictions"]) == (False, {"reason": "market"})
+    assert in_kr["name"] == "Celebrity"  # the metadata stays
+    market = next(m for m in ("US", "JP", "GB") if not stub.unplayable(celebrity["id"], m))
+    elsewhere = raw_get(stub, f"tracks/{celebrity['id']}", market=market).json()
+    assert elsewhere["is_playable"] is True and "restrictions" not in elsewhere
+    album = raw_get(stub, f"albums/{celebrity['album']['id']}/tracks", market="KR").json()
+    assert {t["name"]: t["is_playable"] for t in album["items"]}["Celebrity"] is False
+    stub.mode = "extended"
+    assert "KR" not in raw_get(stub, f"tracks/{celebrity['id']}").json()["available_markets"]
+
+
+def test_some_tracks_are_unplayable_without_being_told(stub):
+    stub.behaviours = {"unplayable"}
+    ids = [t["id"] for a in stub.catalog["artists"] for al in a["albums"] for t in al["tracks"]]
+    unplayable = [i for i in ids if stub.unplayable(i, "KR")]
+    assert 0 < len(unplayable) < len(ids) / 4
+    answer = raw_get(stub, f"tracks/{unplayable[0]}", market="KR").json()
+    assert (answer["is_playable"], answer["restrictions"]) == (False, {"reason": "market"})
+
+
+def test_search_items_can_be_null(stub, sp):
+    stub.behaviours = {"null_items"}
+    stub.restrict("Celebrity", "KR")
+    plain = sp.search("artist:IU", type="track", limit=10)["tracks"]
+    in_kr = sp.search("artist:IU", type="track", limit=10, market="KR")["tracks"]
+    assert in_kr["total"] == plain["total"]
+    at = names(plain["items"]).index("Celebrity")
+    assert in_kr["items"][at] is None
+    assert [t for t in in_kr["items"] if t] == [
+        t for i, t in enumerate(plain["items"]) if in_kr["items"][i] is not None
+    ]
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_a_single_and_a_live_version_are_tracks_of_their_own(stub, sp):
+    stub.mode = "extended"
+    coldplay = stub.artist_id("Coldplay")
+    assert names(sp.artist_top_tracks(coldplay)["tracks"]).count("My Universe") == 1
+    stub.behaviours = {"versions"}
+    top = sp.artist_top_tracks(coldplay)["tracks"]
+    versions = [t for t in top if t["name"] == "My Universe"]
+    assert sorted(t["album"]["album_type"] for t in versions) == ["album", "single"]
+    assert len({t["id"] for t in versions}) == 2
+    found = names(sp.search("Viva La Vida", type="track")["tracks"]["items"])
+    assert {"Viva La Vida", "Viva La Vida - Live"} <= set(found)
+    bts_top = sp.artist_top_tracks(stub.artist_id("BTS"))["tracks"]
+    assert names(bts_top).count("My Universe") == 2
+
+
+def test_a_query_over_100_characters_is_a_bad_request(stub):
+    stub.behaviours = {"query_length"}
+    assert raw_get(stub, "search", q="a" * 100, type="track").status_code == 200
+    expect_json_error(raw_get(stub, "search", q="a" * 101, type="track"), 400, "Bad request.")
+    stub.behaviours = set()
+    assert raw_get(stub, "search", q="a" * 101, type="track").status_code == 200
+
+
+def test_a_lost_browse_endpoint_answers_429_not_403(stub, sp):
+    assert raw_get(stub, "browse/new-releases").status_code == 403
+    stub.behaviours = {"removed_429"}
+    answer = raw_get(stub, "browse/new-releases")
+    expect_json_error(answer, 429, "API rate limit exceeded")
+    assert answer.headers["Retry-After"] == "11"
+    assert raw_get(stub, "markets").status_code == 403  # only the browse captures are 429s
+    stub.mode = "extended"
+    assert raw_get(stub, "browse/new-releases").status_code == 200
+
+
+def test_the_token_endpoint_can_answer_an_html_error_page(stub):
+    stub.add_fault("html", path_prefix="/api/token", status=503, count=1)
+    answer = requests.post(
+        stub.token_url, data={"grant_type": "client_credentials"}, auth=(CLIENT_ID, CLIENT_SECRET)
+    )
+    assert answer.status_code == 503
+    assert answer.headers["Content-Type"] == "text/html; charset=utf-8"
+    assert answer.text.startswith("<html>")
+    stub.add_fault("html", path_prefix="/api/token", count=1)
+    with pytest.raises(SpotifyOauthError) as caught:
+        client(stub).search("IU", type="artist")
+    assert caught.value.error.startswith("<html>")  # spotipy falls back on the text
+
+
+def test_an_error_can_be_a_bare_string(stub, sp):
+    sp.search("IU", type="artist")
+    stub.add_fault("plain_text", count=1)
+    error = http_error(lambda: sp.search("IU", type="artist"))
+    assert error.http_status == 403 and "User not approved for app" in error.msg
+    stub.add_fault("plain_text", status=400, text="Bad", count=1)
+    answer = raw_get(stub, "search", q="IU", type="artist")
+    assert (answer.status_code, answer.text) == (400, "Bad")
+    assert answer.headers["Content-Type"] == "text/plain; charset=utf-8"
