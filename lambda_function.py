@@ -33,6 +33,7 @@ import sys
 import threading
 import time
 import unicodedata
+import urllib.parse
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
@@ -90,6 +91,7 @@ class Settings:
     cache_days: float = 3.0
     negative_cache_seconds: int = 6 * 3600
     memory_cache_entries: int = 4096
+    callback_hosts: tuple[str, ...] = ("kakao.com",)  # where answers may be POSTed later
     user_requests_per_minute: int = 10  # requests that need Spotify, per user
     spotify_requests_per_minute: int = 600  # the same, for the whole bot
 
@@ -120,6 +122,7 @@ class Settings:
             # 0 turns the container's memory cache off (benchmarks, debugging).
             memory_cache_entries=int(raw) if (raw := read.text("MEMORY_CACHE_ENTRIES")).isdigit()
             else 4096,
+            callback_hosts=tuple(read.text("CALLBACK_HOSTS", "kakao.com").lower().split(",")),
             user_requests_per_minute=read.number("USER_REQUESTS_PER_MINUTE", 10),
             spotify_requests_per_minute=read.number("SPOTIFY_REQUESTS_PER_MINUTE", 600),
         )  # fmt: skip
@@ -238,6 +241,8 @@ def lambda_handler(event: Any, context: Any = None) -> dict[str, Any]:
         return run_operator_event(event)
     try:
         app = skill_app()
+        if is_callback_event(event):  # this function, invoked by itself to finish an answer
+            return {"delivered": app.deliver(event["kakao_callback"], context)}
     except SecretUnavailable:
         # Without the secret there is no key to check and nothing to look up: apologise.
         log_fields(logging.ERROR, "answered with an apology")
@@ -251,7 +256,7 @@ def lambda_handler(event: Any, context: Any = None) -> dict[str, Any]:
         return http_response(refused.status, {"error": refused.message})
     started = app.clock_start(arrived)
     deadline = Deadline(app.settings.answer_budget_ms, context, started=started)
-    return http_response(200, app.handle(body, deadline))
+    return http_response(200, app.handle(body, deadline, context))
 
 
 _app: SkillApp | None = None
@@ -317,14 +322,22 @@ class SkillApp:
         """`work(*args)` on the container's pool, alongside the request's other calls."""
         return submit_in_context(self.pool, work, *args)
 
-    def handle(self, body: dict[str, Any], deadline: Deadline) -> dict[str, Any]:
-        """The answer to an accepted Kakao request; any failure becomes an apology."""
+    def handle(
+        self, body: dict[str, Any], deadline: Deadline, context: Any = None, later: bool = True
+    ) -> dict[str, Any]:
+        """The answer to an accepted Kakao request; any failure becomes an apology. With a
+        callback URL (and `later`), a first try within CALLBACK_TRY_MS; cut short, the full
+        answer follows through the callback."""
         trace = Trace()
         fields: dict[str, Any] = {}
         try:
             request = skill_request_from(body, self.keys)
             fields = request.log_fields()
-            answer = self.answer(request, deadline, trace)
+            callback = later and self.callback_allowed(request.callback_url)
+            tried = deadline.capped(CALLBACK_TRY_MS) if callback else deadline
+            answer = self.answer(request, tried, trace)
+            if callback and trace.cut_short and self.call_back(body, context):
+                trace.outcome, answer = "callback", CALLBACK_ANSWER
         except Exception:
             trace.outcome = "error"
             log_exception("unexpected failure, answered with an apology")
@@ -352,6 +365,7 @@ class SkillApp:
             return render_text(TOO_MANY)
         except (SpotifyError, TimeoutError) as error:
             trace.outcome = "timeout" if isinstance(error, TimeoutError) else "spotify_unavailable"
+            trace.cut_short = isinstance(error, TimeoutError) or error.status == 0
             if isinstance(error, SpotifyError):
                 log_spotify_error(error)
             return render_text(SPOTIFY_BUSY)
@@ -359,6 +373,49 @@ class SkillApp:
         if isinstance(result, NotFound):
             return render_not_found(result, request.reply_to)
         return render_artist(in_korean(result, self.known_names()), request.reply_to)
+
+    def callback_allowed(self, url: str) -> bool:
+        """Kakao's hosts only, over https: the URL comes with the request, and the function
+        must not POST wherever a caller points it (loopback over http for local tests)."""
+        parts = urllib.parse.urlsplit(url)
+        host = (parts.hostname or "").lower()
+        known = any(host == h or host.endswith("." + h) for h in self.settings.callback_hosts)
+        return known and (parts.scheme == "https" or (parts.scheme == "http" and is_loopback(host)))
+
+    def call_back(self, body: dict[str, Any], context: Any) -> bool:
+        """Have the full answer delivered: on Lambda by an asynchronous invocation of this
+        function (a frozen container cannot finish the work), elsewhere on a thread."""
+        arn = getattr(context, "invoked_function_arn", None)
+        if not (isinstance(arn, str) and arn.startswith("arn:")):
+            work = contextvars.copy_context().run  # its log lines keep the request's id
+            threading.Thread(target=work, args=(self.deliver, body, None), daemon=True).start()
+            return True
+        try:
+            payload = json.dumps({"kakao_callback": body}, ensure_ascii=False).encode()
+            client = boto3.client("lambda", config=LAMBDA_INVOKE_CONFIG)
+            client.invoke(FunctionName=arn, InvocationType="Event", Payload=payload)
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
+            log_fields(
+                logging.WARNING, "cannot invoke itself for the callback", detail=str(error)[:300]
+            )
+            return False
+        return True
+
+    def deliver(self, body: Any, context: Any) -> bool:
+        """The full answer to a request whose first reply said it would follow, POSTed to
+        its callback URL (valid once, for about a minute)."""
+        url = _as_dict(_as_dict(body).get("userRequest")).get("callbackUrl")
+        if not isinstance(url, str) or not self.callback_allowed(url):
+            log_fields(logging.WARNING, "callback refused: not a Kakao callback URL")
+            return False
+        answer = self.handle(body, Deadline(CALLBACK_BUDGET_MS, context), later=False)
+        try:
+            status = requests.post(url, json=answer, timeout=CALLBACK_POST_TIMEOUT_S).status_code
+        except requests.RequestException as error:
+            status = 0
+            log_fields(logging.WARNING, "callback not delivered", error=type(error).__name__)
+        log_fields(logging.INFO, "callback answered", status=status)
+        return 200 <= status < 300
 
     def look_up(
         self, request: SkillRequest, ask: Ask, deadline: Deadline, trace: Trace
@@ -434,6 +491,17 @@ class SkillApp:
 
 
 NAMES_TTL_S = 3600  # how long a container keeps its index of names before reading it again
+CALLBACK_TRY_MS = 1500  # with a callback URL: answered by then, or the answer follows
+CALLBACK_BUDGET_MS = 20_000  # the answer that follows (within the function's own timeout)
+CALLBACK_POST_TIMEOUT_S = 5
+CALLBACK_ANSWER = {
+    "version": "2.0",
+    "useCallback": True,
+    "data": {"text": "찾아보는 중이에요. 잠시만 기다려 주세요 🎧"},
+}
+LAMBDA_INVOKE_CONFIG = botocore.config.Config(
+    connect_timeout=0.5, read_timeout=1.0, retries={"total_max_attempts": 1}
+)
 CREDENTIALS_REREAD_S = 300  # after a rejection, the secret is read again at most this often
 MAX_COUNTED_INIT_S = 3.0
 
@@ -812,6 +880,7 @@ class Lookup:
         try:
             return job.result(timeout=self.deadline.left())
         except TimeoutError:
+            self.trace.cut_short = True
             log_fields(logging.WARNING, "budget ran out", waiting_for=what)
         except SpotifyError as error:
             log_spotify_error(error)
@@ -946,6 +1015,7 @@ class SkillRequest:
     surface: str
     block_id: str  # the block that called: data-carrying quick replies come back to it
     seal: Seal  # signs the extras of the quick replies this user gets
+    callback_url: str = ""  # approved bots' blocks: where a late answer may be POSTed
 
     @property
     def query(self) -> str:
@@ -1087,6 +1157,9 @@ def skill_request_from(body: dict[str, Any], keys: Keys) -> SkillRequest:
         surface=surface if isinstance(surface, str) else "",
         block_id=block_id if isinstance(block_id, str) else "",
         seal=seal,
+        callback_url=callback
+        if isinstance(callback := user_request.get("callbackUrl"), str)
+        else "",
     )
 
 
@@ -3391,6 +3464,12 @@ class Deadline:
     def elapsed_ms(self) -> float:
         return round((time.monotonic() - self.started) * 1000, 2)
 
+    def capped(self, budget_ms: int) -> Deadline:
+        """The same clock, ending at most `budget_ms` after it started."""
+        sooner = Deadline(budget_ms, started=self.started)
+        sooner._ends = min(self._ends, sooner._ends)
+        return sooner
+
 
 class BestEffort:
     """The health of a layer the answer can do without (MySQL, DynamoDB). After an outage the
@@ -3448,6 +3527,7 @@ class Trace:
     stages_ms: dict[str, float] = dataclasses.field(default_factory=dict)
     outcome: str = "unknown"
     resolved_id: str = ""  # the Spotify id the request was answered about
+    cut_short: bool = False  # the budget ran out before a part of the answer came
 
     @contextlib.contextmanager
     def stage(self, name: str) -> Iterator[None]:
@@ -3565,6 +3645,11 @@ def metrics_block(namespace: str, metrics: dict[str, tuple[float, str]]) -> dict
 
 
 # ---- Operator events: set-up and checks from inside the function ------------------------------
+
+
+def is_callback_event(event: Any) -> bool:
+    """The asynchronous self-invocation that finishes an answer (see SkillApp.call_back)."""
+    return isinstance(event, dict) and "kakao_callback" in event and not is_proxy_event(event)
 
 
 def is_operator_event(event: Any) -> bool:

@@ -47,6 +47,7 @@ class Fault:
     name: str
     service: str  # spotify, mysql or dynamodb
     apply: Callable[[Rig], None]
+    early: bool = False  # on before the warm-up request: a fault the bot would learn from
 
 
 def _stub_fault(kind: str, **params) -> Callable[[Rig], None]:
@@ -57,6 +58,15 @@ def _token_down(rig: Rig) -> None:
     """The warm token runs out and the token endpoint answers an HTML error page."""
     rig.stub.add_fault("expired_token", count=1)
     rig.stub.add_fault("html", path_prefix="/api/token", status=503)
+
+
+def _lost_as_429(rig: Rig) -> None:
+    """Development mode answering the endpoints it took away with 429 instead of 403
+    (michaelherger/Spotty-Plugin#213, #196): the bot never learns they are lost."""
+    for endpoint in ("/top-tracks", "/related-artists"):
+        rig.stub.add_fault(
+            "status", path_prefix="/v1/artists/", path_suffix=endpoint, status=429, retry_after=11
+        )
 
 
 def _proxy_mode(service: str, mode: str) -> Callable[[Rig], None]:
@@ -80,6 +90,9 @@ FAULTS = [
     ),
     Fault("spotify hangs", "spotify", _stub_fault("hang", seconds=10)),
     Fault("spotify token endpoint 503 (HTML)", "spotify", lambda rig: _token_down(rig)),
+    Fault(
+        "spotify lost endpoints answer 429", "spotify", lambda rig: _lost_as_429(rig), early=True
+    ),
     Fault("mysql stopped", "mysql", _proxy_mode("mysql", "down")),
     Fault("mysql connection killed", "mysql", _proxy_mode("mysql", "cut")),
     Fault("mysql slow", "mysql", _proxy_mode("mysql", "slow")),
@@ -138,7 +151,7 @@ class Rig:
         self._stack = contextlib.ExitStack()
         self.mysql = self._stack.enter_context(fresh_database(server, "kakao_music_faults"))
         self.stub = self._stack.enter_context(
-            SpotifyStub(client_id=CLIENT_ID, client_secret=CLIENT_SECRET)
+            SpotifyStub(client_id=CLIENT_ID, client_secret=CLIENT_SECRET, realistic=True)
         )
         host, port = dynamodb_endpoint.removeprefix("http://").split(":")
         self.proxies = {
@@ -257,10 +270,14 @@ def run_cell(rig: Rig, faults: tuple[str, ...]) -> CellResult:
     container = new_container()
     budget = rig.budget_ms
     twice = sealed_extra({"artist_id": rig.stub.artist_id("TWICE"), "artist_name": "TWICE"})
+    chosen = [fault for fault in FAULTS if fault.name in faults]
+    for fault in chosen:
+        if fault.early:
+            fault.apply(rig)
     ask(container, "warm-up", "아이유", None, budget)  # connections, token, a cached answer
-    by_name = {fault.name: fault for fault in FAULTS}
-    for name in faults:
-        by_name[name].apply(rig)
+    for fault in chosen:
+        if not fault.early:
+            fault.apply(rig)
     answers = [
         ask(container, "curated alias, first time", "뉴진스", None, budget),
         ask(container, "quick-reply tap", "TWICE", twice, budget),

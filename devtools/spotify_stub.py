@@ -10,10 +10,9 @@ per path prefix.
 `realistic=True` (or `--realistic`, or `stub.behaviours = {...}` for some of them) adds the
 unkind parts of the real API, each with its source next to its code: the real texts of 404/400
 for unknown and malformed ids, artists taken down (`take_down`), same-name artists
-(`add_namesake`), tracks unplayable in a market (`restrict`, plus a simulated share of the
-catalog), null search items, duplicate and live versions, the 100-character query limit and 429
-for endpoints a development-mode app lost. Which tracks are unplayable where is made up, like
-the catalog's popularity numbers.
+(`add_namesake`), tracks unplayable in a market (`restrict`: which real tracks cannot play
+where is not known here, so only those a test names), null search items, duplicate and live
+versions, the 100-character query limit and 429 for endpoints a development-mode app lost.
 
     python -m devtools.spotify_stub --port 8081 --mode development-2026
 """
@@ -426,6 +425,7 @@ class _Fault:
     path_prefix: str
     remaining: int | None
     params: dict
+    path_suffix: str = ""
 
 
 # (path, handler method, extended apps only); the first full match wins. A trailing slash is
@@ -611,10 +611,9 @@ class SpotifyStub:
                 self._restricted.setdefault(track_id, set()).update(markets)
 
     def unplayable(self, track_id: str, market: str) -> bool:
-        """Restricted by restrict(), or one of the simulated ~1 in 8 (track, market) pairs."""
-        if market in self._restricted.get(track_id, ()):
-            return True
-        return int(digits(f"{track_id}:{market}", 6)) % 8 == 0
+        """Restricted by restrict(): which real tracks cannot play where is not known here, so
+        none is unplayable unless a test says so."""
+        return market in self._restricted.get(track_id, ())
 
     def reset_realism(self) -> None:
         """All behaviours off; take-downs, namesakes and restrictions forgotten."""
@@ -640,10 +639,18 @@ class SpotifyStub:
             hidden = {index.by_name[name]["id"] for name in list(self._taken_down)}
         return _Realism(behaviours, params.get("market"), frozenset(hidden), self.unplayable)
 
-    def add_fault(self, kind: str, path_prefix: str = "/v1/", count: int | None = None, **params):
-        """Misbehave on requests whose path starts with path_prefix, `count` times (None:
-        until cleared). Delays (latency, hang) add up; of the faults that change the answer,
-        the first added that matches is used, and only it counts that request."""
+    def add_fault(
+        self,
+        kind: str,
+        path_prefix: str = "/v1/",
+        count: int | None = None,
+        path_suffix: str = "",
+        **params,
+    ):
+        """Misbehave on requests whose path starts with path_prefix (and ends with
+        path_suffix: "/top-tracks" of any artist), `count` times (None: until cleared).
+        Delays (latency, hang) add up; of the faults that change the answer, the first added
+        that matches is used, and only it counts that request."""
         if kind not in FAULT_PARAMS:
             raise ValueError(f"unknown fault {kind!r}; one of {sorted(FAULT_PARAMS)}")
         required, optional = FAULT_PARAMS[kind]
@@ -652,7 +659,7 @@ class SpotifyStub:
         if count is not None and count < 1:
             raise ValueError("count must be at least 1, or None")
         with self._lock:
-            self._faults.append(_Fault(kind, path_prefix, count, params))
+            self._faults.append(_Fault(kind, path_prefix, count, params, path_suffix))
 
     def clear_faults(self) -> None:
         with self._lock:
@@ -672,7 +679,7 @@ class SpotifyStub:
         delay, chosen = 0.0, None
         with self._lock:
             for fault in list(self._faults):
-                if not path.startswith(fault.path_prefix):
+                if not (path.startswith(fault.path_prefix) and path.endswith(fault.path_suffix)):
                     continue
                 if fault.kind == "latency":
                     delay += fault.params["ms"] / 1000

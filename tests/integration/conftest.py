@@ -64,6 +64,7 @@ def env(monkeypatch, mysql_config, dynamodb_endpoint, spotify):
     spotify.mode = "development-2026"
     spotify.clear_faults()
     spotify.reset_realism()
+    spotify.realistic = True  # Spotify's unkind parts (devtools/spotify_stub.py cites each)
     spotify.latency_ms = 0
     values = {
         "SPOTIFY_CLIENT_ID": CLIENT_ID,

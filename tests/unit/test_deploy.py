@@ -247,11 +247,22 @@ def test_the_function_may_read_exactly_its_own_secret(stacks, case, secret_arn, 
         action: json.dumps(statement["Resource"])
         for statement in role_statements(stack)
         for action in actions(statement)
-        if not action.startswith("dynamodb:")  # test_template.py checks those
+        if not action.startswith(("dynamodb:", "lambda:"))  # checked on their own
     }
     assert set(found) == set(granted)
     for action, resource in granted.items():
         assert resource in found[action]
+
+
+def test_the_function_may_invoke_only_itself(stacks):
+    """Kakao's callback: the function finishes a late answer by invoking itself."""
+    statements = [
+        s for s in role_statements(stacks["defaults"]) if "lambda:InvokeFunction" in actions(s)
+    ]
+    (invoke,) = statements
+    assert actions(invoke) == {"lambda:InvokeFunction"}
+    resource = json.dumps(invoke["Resource"])
+    assert ":function:" in resource and "-SkillFunction-*" in resource and "*:*" not in resource
 
 
 # ---- the VPC rule
