@@ -218,6 +218,11 @@ def _secret_text(secret_arn: str, parameter: str) -> str:
     return client.get_parameter(Name=parameter, WithDecryption=True)["Parameter"]["Value"]
 
 
+def read_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """The settings of the environment (this process's by default) completed from the secret."""
+    return Settings.from_env(environment_with_secret(dict(os.environ if env is None else env)))
+
+
 def environment_with_secret(env: Mapping[str, str]) -> dict[str, str]:
     """The environment completed from the secret: variables that are set win, so local runs
     need no secret."""
@@ -269,7 +274,7 @@ def skill_app() -> SkillApp:
     with _app_lock:
         if _app is None:
             configure_logging(os.environ.get("LOG_LEVEL", "INFO").strip().upper())
-            settings = Settings.from_env(environment_with_secret(dict(os.environ)))
+            settings = read_settings()
             if not settings.skill_api_key:
                 log_fields(logging.WARNING, OPEN_ENDPOINT)
             _app = SkillApp(settings)
@@ -437,7 +442,7 @@ class SkillApp:
             return False
         self._reread_after = time.monotonic() + CREDENTIALS_REREAD_S
         try:
-            fresh = Settings.from_env(environment_with_secret(dict(os.environ)))
+            fresh = read_settings()
         except SecretUnavailable:
             return False
         old = self.settings
@@ -531,6 +536,7 @@ ANSWER_MEMORY_TTL_S = 300  # a whole answer, for repeats in the same container
 KNOWLEDGE_TTL_S = 3600  # the store's tags and relations: a new co-ask shows within the hour
 REMOVED_ENDPOINT_TTL_S = 7 * 86400  # re-check now and then: an app can be granted extended quota
 ENDPOINTS = ("top-tracks", "related-artists")  # the ones development-mode apps lost
+REMEMBERED_GONE = "remembered"  # the reason of a refusal the cache replayed
 MAX_KEY_BYTES = 400  # a name's key, in UTF-8: cache keys stay far below DynamoDB's 2,048
 
 
@@ -762,11 +768,9 @@ class Lookup:
             except SpotifyRefused as error:
                 if error.status not in (400, 404):
                     raise
-                if request.artist_id:  # the button's label led nowhere: it is looked up
-                    self.forget(found.artist_id, error.status, "")
-                    return None
-                self.forget(found.artist_id, error.status, ask.name)
-                return NotFound(ask.name)
+                # A button's label led nowhere: its name is looked up, not forgotten.
+                self.forget(found.artist_id, error, "" if request.artist_id else ask.name)
+                return None if request.artist_id else NotFound(ask.name)
         kind = SONG if found.song else ask.kind
         return dataclasses.replace(answer, kind=kind, song=found.song)
 
@@ -790,14 +794,16 @@ class Lookup:
         self.remember(found.artist_id, parts, jobs, answer, complete=knowledge is not None)
         return answer
 
-    def forget(self, artist_id: str, status: int, name: str) -> None:
+    def forget(self, artist_id: str, error: SpotifyRefused, name: str) -> None:
         """An id Spotify does not know (taken down): no one pays for it again soon, and the
         name that led to it is not found until a search finds it anew."""
         ttl = self.settings.negative_cache_seconds
-        gone: Any = {"status": status}
-        self.cache.put(f"gone#{artist_id}", gone, ttl)
         if name_key(name):
             self.cache.put(f"name#{name_key(name)}", {"missing": True, "suggestion": None}, ttl)
+        if error.reason == REMEMBERED_GONE:
+            return  # forgotten when Spotify said so: nothing more to write
+        gone: Any = {"status": error.status}
+        self.cache.put(f"gone#{artist_id}", gone, ttl)
         if self.store:
             self.store.forget_artist(artist_id, self.trace, self.deadline)
 
@@ -806,7 +812,8 @@ class Lookup:
         keys = [artist_key, gone_key, *(f"endpoint#{e}" for e in ENDPOINTS)]
         cached = self.cache.get_many(keys)
         if gone_key in cached:
-            raise SpotifyRefused(cached[gone_key][0]["status"], "an id Spotify did not know")
+            status = cached[gone_key][0]["status"]
+            raise SpotifyRefused(status, "an id Spotify did not know", reason=REMEMBERED_GONE)
         self.endpoints = {e: cached.get(f"endpoint#{e}", (None,))[0] for e in ENDPOINTS}
         value, layer = cached.get(artist_key, ({}, "spotify"))
         parts = CachedParts(**value)  # a copy: answers fill it in
@@ -2290,7 +2297,7 @@ def log_spotify_error(error: SpotifyError) -> None:
     )
 
 
-LOSABLE_ENDPOINTS = ("top_tracks", "related_artists")  # the gateway's names for ENDPOINTS
+LOSABLE_ENDPOINTS = tuple(e.replace("-", "_") for e in ENDPOINTS)  # as the gateway names them
 RETRY_AFTER_CAP_S = 15 * 60  # a longer Retry-After is honoured this long, then a probe decides
 PROBE_WAIT_S = 5.0
 
@@ -3823,7 +3830,7 @@ def load_artists_event(env: dict[str, str]) -> dict[str, Any]:
 
 def store_event(env: dict[str, str], name: str, work: Callable[[ArtistStore], str]) -> dict:
     try:
-        settings = Settings.from_env(environment_with_secret(env))
+        settings = read_settings(env)
     except SecretUnavailable:
         return {"ok": False, "detail": "cannot read the secret: see the log line before"}
     if not settings.mysql_host:
@@ -3855,7 +3862,7 @@ def main(argv: list[str] | None = None) -> int:
         print(main.__doc__, file=sys.stderr)
         return 2
     try:
-        settings = Settings.from_env(environment_with_secret(dict(os.environ)))
+        settings = read_settings()
     except SecretUnavailable as unread:
         print(f"Cannot read the secret named by {unread}: see the log line above.", file=sys.stderr)
         return 2

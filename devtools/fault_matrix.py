@@ -89,10 +89,8 @@ FAULTS = [
         "spotify 403 premium required", "spotify", _stub_fault("status", status=403, premium=True)
     ),
     Fault("spotify hangs", "spotify", _stub_fault("hang", seconds=10)),
-    Fault("spotify token endpoint 503 (HTML)", "spotify", lambda rig: _token_down(rig)),
-    Fault(
-        "spotify lost endpoints answer 429", "spotify", lambda rig: _lost_as_429(rig), early=True
-    ),
+    Fault("spotify token endpoint 503 (HTML)", "spotify", _token_down),
+    Fault("spotify lost endpoints answer 429", "spotify", _lost_as_429, early=True),
     Fault("mysql stopped", "mysql", _proxy_mode("mysql", "down")),
     Fault("mysql connection killed", "mysql", _proxy_mode("mysql", "cut")),
     Fault("mysql slow", "mysql", _proxy_mode("mysql", "slow")),
