@@ -13,7 +13,7 @@ PORT ?= 3000
 
 ARCH ?= x86_64
 
-.PHONY: run test unit lint format package deploy faults bench tools invoke init-db load-artists related clean
+.PHONY: run test unit lint format package deploy faults bench tools invoke init-db load-artists export-entity related clean
 
 $(DEPS): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -82,10 +82,15 @@ format: $(DEPS)
 
 # Operator commands against the MySQL / DynamoDB named by MYSQL_* and DYNAMODB_TABLE.
 init-db: $(DEPS)
-	$(PY) lambda_function.py init-db
+	$(PY) -m devtools.admin init-db
 
 load-artists: $(DEPS)
-	$(PY) lambda_function.py load-artists data/artists.csv
+	$(PY) -m devtools.admin load-artists data/artists.csv
+
+# Every artist name the bot knows, as an entity CSV for OpenBuilder (README "오픈빌더 연결").
+ENTITY ?= artists-entity.csv
+export-entity: $(DEPS)
+	$(PY) -m devtools.admin export-entity $(ENTITY)
 
 # The ranked related artists the store gives NAME, each source's share: make related NAME=아이유
 NAME ?= 아이유

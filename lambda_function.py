@@ -5,9 +5,8 @@ is the artist's card, tracks and related artists, with quick replies to keep the
 
 The file reads top-down: settings, the handler and the container's app, the look-up, then the
 parts it uses: the Kakao request, names, related artists, rendering, Spotify, the MySQL store,
-the caches, the time budget and logging. Operator tools close it: the events a direct invoke
-may send (`{"operator": "doctor" | "init-db" | "load-artists"}`), and the command line
-`python lambda_function.py init-db | load-artists data/artists.csv | export-entity FILE`.
+the caches, the time budget and logging. The events a direct invoke may send close it:
+`{"operator": "doctor" | "init-db" | "load-artists"}`. Tools for a laptop live in devtools/.
 """
 
 from __future__ import annotations
@@ -163,13 +162,10 @@ class _EnvReader:
         return value if value > 0 else default
 
 
-SECRET_NAMES = (
-    "SPOTIFY_CLIENT_ID",
-    "SPOTIFY_CLIENT_SECRET",
-    "MYSQL_PASSWORD",
-    "SKILL_API_KEY",
-    "SIGNING_KEY",
+SECRET_NAMES = (  # the settings a secret may hold
+    "SPOTIFY_CLIENT_ID SPOTIFY_CLIENT_SECRET MYSQL_PASSWORD SKILL_API_KEY SIGNING_KEY".split()
 )
+AWS_ERRORS = (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError)
 # One try, short timeouts: a cold start must still leave time to answer inside Kakao's 5 s.
 SECRET_CLIENT_CONFIG = botocore.config.Config(
     connect_timeout=1, read_timeout=1.5, retries={"total_max_attempts": 1}
@@ -192,19 +188,13 @@ def read_secret(env: Mapping[str, str]) -> dict[str, str]:
         values = json.loads(_secret_text(secret_arn, parameter))
         if not isinstance(values, dict):
             raise ValueError("the secret is not a JSON object")
-    except (
-        botocore.exceptions.BotoCoreError,
-        botocore.exceptions.ClientError,
-        ValueError,
-        KeyError,
-        TypeError,
-    ) as error:
+    except (*AWS_ERRORS, ValueError, KeyError, TypeError) as error:
         # The error's text names the secret and the cause, never the secret's content.
         log_fields(
             logging.ERROR,
             f"cannot read the secret named by {source}",
             error=type(error).__name__,
-            detail=str(error)[:300],
+            detail=str(error),
         )
         raise SecretUnavailable(source) from None
     return {name: values[name] for name in SECRET_NAMES if isinstance(values.get(name), str)}
@@ -399,10 +389,8 @@ class SkillApp:
             payload = json.dumps({"kakao_callback": body}, ensure_ascii=False).encode()
             client = boto3.client("lambda", config=LAMBDA_INVOKE_CONFIG)
             client.invoke(FunctionName=arn, InvocationType="Event", Payload=payload)
-        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
-            log_fields(
-                logging.WARNING, "cannot invoke itself for the callback", detail=str(error)[:300]
-            )
+        except AWS_ERRORS as error:
+            log_fields(logging.WARNING, "cannot invoke itself for the callback", detail=str(error))
             return False
         return True
 
@@ -445,17 +433,14 @@ class SkillApp:
             fresh = read_settings()
         except SecretUnavailable:
             return False
-        old = self.settings
-        if (fresh.spotify_client_id, fresh.spotify_client_secret) == (
-            old.spotify_client_id,
-            old.spotify_client_secret,
-        ):
-            return False
-        self.settings = dataclasses.replace(
-            old,
+        renewed = dataclasses.replace(
+            self.settings,
             spotify_client_id=fresh.spotify_client_id,
             spotify_client_secret=fresh.spotify_client_secret,
         )
+        if renewed == self.settings:
+            return False
+        self.settings = renewed
         self.spotify = SpotifyGateway(self.settings)
         log_fields(logging.WARNING, "spotify credentials rejected: new ones read from the secret")
         return True
@@ -1395,9 +1380,11 @@ def is_misspelling(typed: str, known: str) -> bool:
     if any(map(_is_hangul, typed)) or any(map(_is_hangul, known)):
         return _is_hangul_misspelling(typed, known)
     shorter = min(len(typed), len(known))
-    if shorter < 5 or abs(len(typed) - len(known)) > 2:
+    edits = 2 if shorter >= 9 else 1
+    if shorter < 5 or abs(len(typed) - len(known)) > edits:
         return False
-    return edit_distance(typed, known) <= (2 if shorter >= 9 else 1)
+    # An edit adds or drops at most two distinct letters: a cheap test before the distance.
+    return len(set(typed) ^ set(known)) <= 2 * edits and edit_distance(typed, known) <= edits
 
 
 def _is_hangul_misspelling(typed: str, known: str) -> bool:
@@ -1608,21 +1595,7 @@ def looks_like_sentence(words: list[str]) -> bool:
 
 
 # Particles stripped from a name the bot does not know. Not 이, 가, 야, 도: names end so too.
-SAFE_PARTICLES = (
-    "이랑",
-    "하고",
-    "에게",
-    "한테",
-    "처럼",
-    "이란",
-    "이요",
-    "랑",
-    "은",
-    "는",
-    "을",
-    "를",
-    "의",
-)
+SAFE_PARTICLES = "이랑 하고 에게 한테 처럼 이란 이요 랑 은 는 을 를 의".split()  # longest first
 
 
 def _without_particle(word: str) -> str:
@@ -2403,77 +2376,7 @@ def distinct_titles(tracks: Iterable[Track]) -> list[Track]:
 
 # ---- Store: MySQL, the bot's own knowledge -------------------------------------------------
 
-SCHEMA = (
-    """CREATE TABLE IF NOT EXISTS artists (
-        id INT UNSIGNED AUTO_INCREMENT PRIMARY KEY,
-        spotify_id VARCHAR(32) NULL,
-        name VARCHAR(200) NOT NULL,
-        name_key VARCHAR(200) NOT NULL,
-        created_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
-        updated_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP,
-        UNIQUE KEY uq_artists_spotify_id (spotify_id),
-        KEY ix_artists_name_key (name_key)
-    ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin""",
-    """CREATE TABLE IF NOT EXISTS aliases (
-        alias_key VARCHAR(200) NOT NULL PRIMARY KEY,
-        alias VARCHAR(200) NOT NULL,
-        artist_id INT UNSIGNED NOT NULL,
-        source VARCHAR(16) NOT NULL,
-        created_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
-        KEY ix_aliases_artist (artist_id),
-        CONSTRAINT fk_aliases_artist FOREIGN KEY (artist_id)
-            REFERENCES artists (id) ON DELETE CASCADE
-    ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin""",
-    """CREATE TABLE IF NOT EXISTS tags (
-        artist_id INT UNSIGNED NOT NULL,
-        tag VARCHAR(64) NOT NULL,
-        PRIMARY KEY (artist_id, tag),
-        KEY ix_tags_tag (tag),
-        CONSTRAINT fk_tags_artist FOREIGN KEY (artist_id) REFERENCES artists (id) ON DELETE CASCADE
-    ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin""",
-    """CREATE TABLE IF NOT EXISTS related_artists (
-        artist_id INT UNSIGNED NOT NULL,
-        related_id INT UNSIGNED NOT NULL,
-        source VARCHAR(16) NOT NULL,
-        score DOUBLE NOT NULL,
-        updated_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP,
-        PRIMARY KEY (artist_id, related_id, source),
-        KEY ix_related_related (related_id),
-        CONSTRAINT fk_related_artist FOREIGN KEY (artist_id)
-            REFERENCES artists (id) ON DELETE CASCADE,
-        CONSTRAINT fk_related_other FOREIGN KEY (related_id)
-            REFERENCES artists (id) ON DELETE CASCADE
-    ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin""",
-    # The last artist each (hashed) user asked for: the "asked next" signal needs only that.
-    """CREATE TABLE IF NOT EXISTS recent_asks (
-        user_key CHAR(16) NOT NULL PRIMARY KEY,
-        artist_id INT UNSIGNED NOT NULL,
-        asked_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
-        CONSTRAINT fk_recent_artist FOREIGN KEY (artist_id)
-            REFERENCES artists (id) ON DELETE CASCADE
-    ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin""",
-    # Which user already counted A -> B: one user counts once per pair per CO_ASK_RECOUNT_S.
-    """CREATE TABLE IF NOT EXISTS co_asks (
-        artist_id INT UNSIGNED NOT NULL,
-        next_id INT UNSIGNED NOT NULL,
-        user_key CHAR(16) NOT NULL,
-        counted_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
-        PRIMARY KEY (artist_id, next_id, user_key),
-        KEY ix_co_asks_user (user_key, counted_at),
-        CONSTRAINT fk_co_asks_artist FOREIGN KEY (artist_id)
-            REFERENCES artists (id) ON DELETE CASCADE,
-        CONSTRAINT fk_co_asks_next FOREIGN KEY (next_id)
-            REFERENCES artists (id) ON DELETE CASCADE
-    ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin""",
-    # Users who tapped "did you mean": a name is learned once CONFIRMING_USERS agree.
-    """CREATE TABLE IF NOT EXISTS alias_votes (
-        alias_key VARCHAR(200) NOT NULL,
-        spotify_id VARCHAR(32) NOT NULL,
-        user_key CHAR(16) NOT NULL,
-        voted_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
-        PRIMARY KEY (alias_key, spotify_id, user_key)
-    ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin""",
-)
+SCHEMA_FILE = Path(__file__).with_name("data") / "schema.sql"
 
 GROUP_MEMBER_SCORE = 2.0  # a group and its members: above any two members' shared tags
 CO_ASK_WINDOW_S = 30 * 60  # "right after": the next artist within this long
@@ -2507,15 +2410,11 @@ MYSQL_LOCK_BACKOFF_S = 0.05
 MAX_INDEXED_ALIASES = 50_000  # the names a container indexes: a few MB at most
 MAX_MISSPELLED_CHARS = 30  # longer keys are not compared against every alias
 # Where rows point at an artist: a row that joins another moves these.
-MERGED_COLUMNS = (
-    ("aliases", "artist_id"),
-    ("tags", "artist_id"),
-    ("related_artists", "artist_id"),
-    ("related_artists", "related_id"),
-    ("recent_asks", "artist_id"),
-    ("co_asks", "artist_id"),
-    ("co_asks", "next_id"),
-)
+MERGED_COLUMNS = [
+    column.split(".")
+    for column in "aliases.artist_id tags.artist_id related_artists.artist_id"
+    " related_artists.related_id recent_asks.artist_id co_asks.artist_id co_asks.next_id".split()
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -2614,7 +2513,7 @@ class ArtistStore:
                     "mysql lock conflict, trying again",  # rolled back whole: run it again
                     operation=operation,
                     attempt=attempt,
-                    detail=str(error)[:300],
+                    detail=str(error),
                 )
                 # Apart, not in step: racers that retry at once meet in the same deadlock.
                 time.sleep(random.uniform(0, MYSQL_LOCK_BACKOFF_S * attempt))
@@ -2767,7 +2666,7 @@ class ArtistStore:
         return self.use("knowledge", work, None, trace, deadline)
 
     def knowledge_of_row(self, row_id: int, trace: Trace) -> Knowledge | None:
-        """The same for the store's own row, Spotify id learned or not (operator tools)."""
+        """The same for the store's own row, Spotify id learned or not (`make related`)."""
         work = functools.partial(self._knowledge, column="id", value=row_id)
         return self.use("knowledge", work, None, trace, None)
 
@@ -3099,7 +2998,7 @@ class ArtistStore:
                 " CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
             )
             cursor.execute(f"USE `{database}`")
-            for statement in SCHEMA:
+            for statement in schema_statements():
                 cursor.execute(statement)
 
     def load_artists(self, rows: list[CuratedArtist]) -> dict[str, int]:
@@ -3142,6 +3041,12 @@ class ArtistStore:
             return found[0], False
         cursor.execute("INSERT INTO artists (name, name_key) VALUES (%s, %s)", (name, key))
         return cursor.lastrowid, True
+
+
+def schema_statements() -> list[str]:
+    lines = SCHEMA_FILE.read_text(encoding="utf-8").splitlines()
+    sql = "\n".join(line for line in lines if not line.startswith("--"))
+    return [statement for statement in sql.split(";") if statement.strip()]
 
 
 def relation_score(source: str, score: Any) -> float:
@@ -3229,7 +3134,6 @@ DYNAMODB_CONFIG = botocore.config.Config(
     connect_timeout=0.5, read_timeout=1.0, retries={"total_max_attempts": 1}
 )
 DYNAMODB_CALL_MAX_S = 1.5  # connect + read
-DYNAMODB_ERRORS = (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError)
 
 
 class MemoryCache:
@@ -3311,18 +3215,7 @@ class DynamoCache:
     def put_many(
         self, entries: list[tuple[str, Any, float]], trace: Trace, deadline: Deadline
     ) -> None:
-        writes = [
-            {
-                "PutRequest": {
-                    "Item": {
-                        "pk": {"S": key},
-                        "body": {"S": json.dumps(value, ensure_ascii=False)},
-                        "expires_at": {"N": str(int(expires_at))},
-                    }
-                }
-            }
-            for key, value, expires_at in entries
-        ]
+        writes = [{"PutRequest": {"Item": dynamo_item(*entry)}} for entry in entries]
         for start in range(0, len(writes), 25):  # BatchWriteItem takes 25 at a time
             batch = {self.table: writes[start : start + 25]}
             self._request("batch_write_item", trace, deadline, RequestItems=batch)
@@ -3361,33 +3254,16 @@ class DynamoCache:
                     logging.WARNING,
                     "dynamodb refused the request as invalid",
                     operation=operation,
-                    detail=str(error)[:300],
+                    detail=str(error),
                 )
                 return None
 
-        return self.health.call(operation, work, None, DYNAMODB_ERRORS)
+        return self.health.call(operation, work, None, AWS_ERRORS)
 
-    def create_table(self) -> str:
-        """Create the table with its TTL setting where it does not exist yet (idempotent)."""
-        client = boto3.client("dynamodb")  # an operator command: default timeouts and retries
-        try:
-            client.create_table(
-                TableName=self.table,
-                AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-                KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-                BillingMode="PAY_PER_REQUEST",
-            )
-            client.get_waiter("table_exists").wait(TableName=self.table)
-            outcome = "created"
-        except client.exceptions.ResourceInUseException:
-            outcome = "exists"
-        ttl = client.describe_time_to_live(TableName=self.table)["TimeToLiveDescription"]
-        if ttl.get("TimeToLiveStatus") not in ("ENABLED", "ENABLING"):
-            client.update_time_to_live(
-                TableName=self.table,
-                TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"},
-            )
-        return outcome
+
+def dynamo_item(key: str, value: Any, expires_at: float) -> dict[str, Any]:
+    body = json.dumps(value, ensure_ascii=False)
+    return {"pk": {"S": key}, "body": {"S": body}, "expires_at": {"N": str(int(expires_at))}}
 
 
 class Cache:
@@ -3513,7 +3389,7 @@ class BestEffort:
         self, message: str, operation: str, error: BaseException | None = None, **fields: Any
     ) -> None:
         if error is not None:
-            fields.update(error=type(error).__name__, detail=str(error)[:300])
+            fields.update(error=type(error).__name__, detail=str(error))
         log_fields(logging.WARNING, message, operation=operation, **self.where, **fields)
 
 
@@ -3845,91 +3721,3 @@ OPERATOR_EVENTS: dict[str, Callable[[dict[str, str]], dict[str, Any]]] = {
     "init-db": init_db_event,
     "load-artists": load_artists_event,
 }
-
-
-# ---- Command line: operator tools -------------------------------------------------------------
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`init-db` creates the MySQL schema and the DynamoDB table; `load-artists FILE.csv` loads
-    curated artists (idempotent); `export-entity FILE.csv` writes the artist names as an
-    OpenBuilder entity."""
-    args = sys.argv[1:] if argv is None else argv
-    configure_logging(os.environ.get("LOG_LEVEL", "INFO").strip().upper())
-    name, *rest = args or [""]
-    arity, command = COMMANDS.get(name, (-1, None))
-    if command is None or len(rest) != arity:
-        print(main.__doc__, file=sys.stderr)
-        return 2
-    try:
-        settings = read_settings()
-    except SecretUnavailable as unread:
-        print(f"Cannot read the secret named by {unread}: see the log line above.", file=sys.stderr)
-        return 2
-    return command(settings, *rest)
-
-
-def init_db(settings: Settings) -> int:
-    if not settings.mysql_host and not settings.dynamodb_table:
-        print("Nothing to do: set MYSQL_HOST and/or DYNAMODB_TABLE.", file=sys.stderr)
-        return 2
-    if settings.mysql_host:
-        ArtistStore(settings).create_schema()
-        where = f"{settings.mysql_host}:{settings.mysql_port}/{settings.mysql_database}"
-        print(f"MySQL: schema ready in {where}")
-    if settings.dynamodb_table:
-        outcome = DynamoCache(settings.dynamodb_table).create_table()
-        print(f"DynamoDB: table {settings.dynamodb_table} {outcome}, TTL on expires_at")
-    return 0
-
-
-def load_artists(settings: Settings, path: str) -> int:
-    if not settings.mysql_host:
-        print("Set MYSQL_HOST (and MYSQL_*) to load artists.", file=sys.stderr)
-        return 2
-    with open(path, encoding="utf-8-sig", newline="") as handle:
-        rows, rejected = read_curated_csv(handle)
-    counts = ArtistStore(settings).load_artists(rows)
-    print(f"loaded {len(rows)} rows: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
-    for reason in rejected:
-        print(f"rejected {reason}")
-    return 1 if rejected else 0
-
-
-def export_entity(settings: Settings, path: str) -> int:
-    """Every artist name the bot knows (the curated file, and the store's names when MYSQL_*
-    is set) as an entity for OpenBuilder's "나의 엔티티" upload: a row per artist, its Korean
-    name as 대표어 and its other names as 동의어."""
-    entities = artist_entities(settings)
-    with open(path, "w", encoding="utf-8-sig", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["대표어", "동의어"])
-        for head, synonyms in sorted(entities.items()):
-            writer.writerow([head, ", ".join(sorted(synonyms - {head}))])
-    print(f"{path}: {len(entities)} artists, {sum(map(len, entities.values()))} names")
-    return 0
-
-
-def artist_entities(settings: Settings) -> dict[str, set[str]]:
-    """Artist name -> every name it is known by, the Korean one first in line as the head."""
-    names: dict[str, set[str]] = {}
-    for row in read_curated_file():
-        names.setdefault(row.name, set()).update((row.name, *row.aliases))
-    if settings.mysql_host:
-        for alias, name in ArtistStore(settings).all_aliases(Trace(), None) or []:
-            names.setdefault(name, {name}).add(alias)
-    heads = {
-        name: next((n for n in sorted(known) if has_hangul(n)), name)
-        for name, known in names.items()
-    }
-    return {heads[name]: known for name, known in names.items()}
-
-
-COMMANDS: dict[str, tuple[int, Callable[..., int]]] = {
-    "init-db": (0, init_db),
-    "load-artists": (1, load_artists),
-    "export-entity": (1, export_entity),
-}
-
-if __name__ == "__main__":
-    sys.exit(main())

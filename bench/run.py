@@ -32,6 +32,7 @@ import boto3
 import pymysql
 
 from devtools import package
+from devtools.admin import create_cache_table
 from devtools.containers import new_container, reset_store
 from devtools.local_gateway import LambdaContext, kakao_request, proxy_event
 from devtools.services import MySQLConfig, dynamodb_local, mysql_server
@@ -369,7 +370,7 @@ def reset_store_and_cache(env: dict) -> None:
     with contextlib.suppress(dynamodb.exceptions.ResourceNotFoundException):
         dynamodb.delete_table(TableName=TABLE)
         dynamodb.get_waiter("table_not_exists").wait(TableName=TABLE)
-    skill.DynamoCache(TABLE).create_table()
+    create_cache_table(TABLE)
 
 
 def machine() -> str:

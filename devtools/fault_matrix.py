@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterator
 import boto3
 import pymysql
 
+from devtools.admin import create_cache_table
 from devtools.containers import new_container, reset_store, sealed_extra
 from devtools.fault_proxy import FaultProxy
 from devtools.kakao_limits import validate_skill_response
@@ -188,7 +189,7 @@ class Rig:
         skill = new_container()
         settings = skill.Settings.from_env()
         skill.ArtistStore(settings).create_schema()
-        skill.DynamoCache(self.table).create_table()
+        create_cache_table(self.table)
 
     def close(self) -> None:
         self._stack.close()

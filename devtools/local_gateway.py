@@ -258,6 +258,7 @@ def start_demo_spotify(mode: str):
 def prepare_layers() -> list[str]:
     """Create what the configured MySQL / DynamoDB need; report which layers are on."""
     import lambda_function as skill
+    from devtools.admin import create_cache_table
 
     settings = skill.Settings.from_env()
     layers = ["memory"]
@@ -271,7 +272,7 @@ def prepare_layers() -> list[str]:
             f"MySQL {settings.mysql_host}:{settings.mysql_port}/{settings.mysql_database}"
         )
     if settings.dynamodb_table:
-        skill.DynamoCache(settings.dynamodb_table).create_table()
+        create_cache_table(settings.dynamodb_table)
         layers.append(f"DynamoDB table {settings.dynamodb_table}")
     return layers
 

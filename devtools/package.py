@@ -37,7 +37,7 @@ RUNTIME_PYTHON = "3.12"  # template.yaml's Runtime; a test keeps the two equal
 PLATFORMS = {"x86_64": "manylinux2014_x86_64", "arm64": "manylinux2014_aarch64"}
 HANDLER_FILE = "lambda_function.py"
 # The curated artists: the skill's index of names reads them beside the handler.
-DATA_FILES = ("data/artists.csv",)
+DATA_FILES = ("data/artists.csv", "data/schema.sql")
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 DEFAULT_OUTPUT = REPO / "dist" / "lambda.zip"
 TASK_ROOT = "/var/task"  # Lambda's code directory: the file names written into the byte-code

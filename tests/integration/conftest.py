@@ -15,6 +15,7 @@ import boto3
 import pymysql
 import pytest
 
+from devtools.admin import create_cache_table
 from devtools.containers import close_containers, new_container, reset_store
 from devtools.kakao_limits import validate_skill_response
 from devtools.local_gateway import LambdaContext, kakao_request, proxy_event
@@ -100,7 +101,7 @@ def prepare_layers(mysql_config, dynamodb_endpoint) -> None:
     with pymysql.connect(**mysql_kwargs(mysql_config)) as conn:
         rejected = reset_store(skill, settings, conn)
     assert not rejected, rejected
-    skill.DynamoCache(TABLE).create_table()
+    create_cache_table(TABLE)
     clear_table(dynamodb_endpoint)
 
 

@@ -9,6 +9,7 @@ import time
 import pymysql
 import pytest
 
+from devtools import admin
 from devtools.containers import sealed_extra
 from devtools.local_gateway import LambdaContext, kakao_request, proxy_event
 
@@ -324,14 +325,14 @@ def test_one_structured_log_line_per_request_without_secrets(env, capsys):
 
 def test_init_db_and_loading_artists_are_idempotent(env, mysql_config, capsys):
     container = new_container()
-    assert container.main(["init-db"]) == 0
-    assert container.main(["init-db"]) == 0
+    assert admin.main(["init-db"], container) == 0
+    assert admin.main(["init-db"], container) == 0
     with pymysql.connect(**mysql_kwargs(mysql_config)) as conn, conn.cursor() as cursor:
         cursor.execute("SELECT COUNT(*) FROM artists")
         artists = cursor.fetchone()[0]
         cursor.execute("SELECT COUNT(*) FROM aliases")
         aliases = cursor.fetchone()[0]
-        assert container.main(["load-artists", "data/artists.csv"]) == 0
+        assert admin.main(["load-artists", "data/artists.csv"], container) == 0
         cursor.execute("SELECT COUNT(*) FROM artists")
         assert cursor.fetchone()[0] == artists
         cursor.execute("SELECT COUNT(*) FROM aliases")
@@ -340,7 +341,7 @@ def test_init_db_and_loading_artists_are_idempotent(env, mysql_config, capsys):
             "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE()"
             " AND table_collation = 'utf8mb4_bin'"
         )
-        assert cursor.fetchone()[0] == len(container.SCHEMA)
+        assert cursor.fetchone()[0] == len(container.schema_statements())
     ttl = dynamodb(env["AWS_ENDPOINT_URL_DYNAMODB"]).describe_time_to_live(TableName=TABLE)
     assert ttl["TimeToLiveDescription"]["AttributeName"] == "expires_at"
 
@@ -355,7 +356,7 @@ def test_load_artists_reports_rejected_rows_and_keeps_the_good_ones(env, tmp_pat
         "다른 가수,새가수별명,\n",
         encoding="utf-8",
     )
-    assert new_container().main(["load-artists", str(csv_file)]) == 1
+    assert admin.main(["load-artists", str(csv_file)], new_container()) == 1
     out = capsys.readouterr().out
     assert "loaded 1 rows" in out
     assert "line 3: name is empty" in out

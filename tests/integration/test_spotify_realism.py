@@ -8,6 +8,7 @@ import json
 
 import pymysql
 
+from devtools import admin
 from devtools.containers import sealed_extra
 
 from .conftest import (
@@ -139,7 +140,7 @@ def test_a_name_spotify_uses_that_is_one_of_the_curated_names_joins_that_row(
         cursor.execute("DELETE FROM artists WHERE name_key = 'iu'")
     curated = tmp_path / "renamed.csv"
     curated.write_text("name,aliases,tags\n아이유,IU|이지은,type:solo\n", encoding="utf-8")
-    assert new_container().main(["load-artists", str(curated)]) == 0
+    assert admin.main(["load-artists", str(curated)], new_container()) == 0
     assert card_artist(ask(new_container(), "아이유")[1]) == "IU"  # Spotify's name for her
     with pymysql.connect(**mysql_kwargs(mysql_config)) as conn, conn.cursor() as cursor:
         cursor.execute("SELECT name FROM artists WHERE spotify_id = %s", (spotify.artist_id("IU"),))

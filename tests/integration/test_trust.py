@@ -13,6 +13,7 @@ import time
 import pymysql
 import pytest
 
+from devtools import admin
 from devtools.containers import close_containers, new_container, sealed_extra
 from devtools.local_gateway import kakao_request
 
@@ -196,7 +197,7 @@ def test_a_pinned_id_settles_a_shared_name_without_a_search(env, spotify, tmp_pa
     pinned = tmp_path / "pinned.csv"
     lisa = spotify.artist_id("LISA")
     pinned.write_text(f"name,aliases,tags,spotify_id\nLISA,리사|라리사,type:solo,{lisa}\n")
-    assert skill.main(["load-artists", str(pinned)]) == 0
+    assert admin.main(["load-artists", str(pinned)], skill) == 0
     spotify.add_fault("status", path_prefix="/v1/search", status=503)  # no search can help
     assert card_artist(ask_as("victim", "라리사")) == "LISA"
     assert artist_search_calls(spotify) == 0

@@ -9,6 +9,7 @@ import json
 import boto3
 import pytest
 
+from devtools import admin
 from devtools.containers import sealed_extra
 from devtools.local_gateway import kakao_request
 from tests.corpus.utterances import CORPUS
@@ -195,7 +196,7 @@ def test_not_found_is_remembered_for_exactly_what_was_searched(env, dynamodb_end
 
 def test_export_entity_writes_every_known_name_for_openbuilder(env, tmp_path, capsys):
     path = tmp_path / "artists-entity.csv"
-    assert new_container().main(["export-entity", str(path)]) == 0
+    assert admin.main(["export-entity", str(path)], new_container()) == 0
     with open(path, encoding="utf-8-sig", newline="") as handle:
         rows = list(csv.reader(handle))
     assert rows[0] == ["대표어", "동의어"]
