@@ -96,8 +96,7 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        env = os.environ if env is None else env
-        read = _EnvReader(env)
+        read = _EnvReader(os.environ if env is None else env)
         return cls(
             spotify_client_id=read.text("SPOTIFY_CLIENT_ID"),
             spotify_client_secret=read.text("SPOTIFY_CLIENT_SECRET"),
@@ -118,9 +117,7 @@ class Settings:
             answer_budget_ms=read.number("ANSWER_BUDGET_MS", 3500),
             cache_days=read.number("CACHE_DAYS", 3.0, float),
             negative_cache_seconds=read.number("NEGATIVE_CACHE_SECONDS", 6 * 3600),
-            # 0 turns the container's memory cache off (benchmarks, debugging).
-            memory_cache_entries=int(raw) if (raw := read.text("MEMORY_CACHE_ENTRIES")).isdigit()
-            else 4096,
+            memory_cache_entries=read.count("MEMORY_CACHE_ENTRIES", 4096),  # 0: off (benchmarks)
             callback_hosts=tuple(read.text("CALLBACK_HOSTS", "kakao.com").lower().split(",")),
             user_requests_per_minute=read.number("USER_REQUESTS_PER_MINUTE", 10),
             spotify_requests_per_minute=read.number("SPOTIFY_REQUESTS_PER_MINUTE", 600),
@@ -152,6 +149,11 @@ class _EnvReader:
 
     def flag(self, name: str) -> bool:
         return self.text(name).lower() in ("1", "true", "yes", "on")
+
+    def count(self, name: str, default: int) -> int:
+        """A whole number, 0 included; the default when unset or malformed."""
+        value = self.text(name)
+        return int(value) if re.fullmatch(r"[0-9]{1,9}", value) else default
 
     def number(self, name: str, default: Any, kind: type = int) -> Any:
         """A positive number, or the default when unset, malformed or not positive."""
@@ -210,7 +212,7 @@ def _secret_text(secret_arn: str, parameter: str) -> str:
 
 def read_settings(env: Mapping[str, str] | None = None) -> Settings:
     """The settings of the environment (this process's by default) completed from the secret."""
-    return Settings.from_env(environment_with_secret(dict(os.environ if env is None else env)))
+    return Settings.from_env(environment_with_secret(os.environ if env is None else env))
 
 
 def environment_with_secret(env: Mapping[str, str]) -> dict[str, str]:
@@ -249,8 +251,7 @@ def lambda_handler(event: Any, context: Any = None) -> dict[str, Any]:
             logging.WARNING, "request refused", status=refused.status, reason=refused.message
         )
         return http_response(refused.status, {"error": refused.message})
-    started = app.clock_start(arrived)
-    deadline = Deadline(app.settings.answer_budget_ms, context, started=started)
+    deadline = Deadline(app.settings.answer_budget_ms, context, started=app.clock_start(arrived))
     return http_response(200, app.handle(body, deadline, context))
 
 
@@ -306,8 +307,8 @@ class SkillApp:
     def clock_start(self, arrived: float) -> float:
         """When Kakao started waiting. For the first request after an on-demand cold start,
         when the process started: Lambda's init (the imports) came out of the same 5 s."""
-        first, self._served = not self._served, True
-        if not first or os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") != "on-demand":
+        served_before, self._served = self._served, True
+        if served_before or os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") != "on-demand":
             return arrived
         age = process_age_s()
         # Older than that, the init was a proactive one that no request waited for.
@@ -662,7 +663,7 @@ class Lookup:
 
     def from_spotify(self, query: str, key: str) -> Found | NotFound:
         self.trace.layers["name"] = "spotify"
-        asked = self.stored.name if self.stored else query
+        asked = self.stored_name(query)
         candidates = self.search_artists(asked)
         best = pick_artist(asked, candidates)
         if best is None and self.store and not self.stored:
@@ -719,7 +720,7 @@ class Lookup:
         return Found(song["artists"][0]["id"], song=song)
 
     def remember_found(self, query: str, key: str, best: Artist) -> None:
-        self.learn_name(query, best)
+        self.app.known_names().add(query, best["name"])  # found inside sentences from now on
         if self.store:
             claims = self.stored if self.names_stored_row(best["name"]) else None
             self.store.remember_artist(best, query, claims, self.trace, self.deadline)
@@ -787,8 +788,7 @@ class Lookup:
             self.cache.put(f"name#{name_key(name)}", {"missing": True, "suggestion": None}, ttl)
         if error.reason == REMEMBERED_GONE:
             return  # forgotten when Spotify said so: nothing more to write
-        gone: Any = {"status": error.status}
-        self.cache.put(f"gone#{artist_id}", gone, ttl)
+        self.cache.put(f"gone#{artist_id}", {"status": error.status}, ttl)
         if self.store:
             self.store.forget_artist(artist_id, self.trace, self.deadline)
 
@@ -848,7 +848,7 @@ class Lookup:
     def collect(self, jobs: Jobs, parts: CachedParts, notes: list[str]) -> Knowledge | None:
         """Each job's result into `parts`, each failure as a note; the store's knowledge."""
         with self.trace.stage("mysql_read"):
-            knowledge = self.finish(jobs.knowledge, None, None)
+            knowledge = self.finish(jobs.knowledge, notes)
         with self.trace.stage("spotify"):
             if jobs.artist is not None:
                 artist = jobs.artist.result(timeout=self.deadline.left() + 0.05)
@@ -858,13 +858,13 @@ class Lookup:
             tracks = self.finish(jobs.tracks, notes, "곡 정보")
             if tracks and tracks[0]:  # an empty list is not worth keeping for days
                 parts["tracks"], parts["tracks_are_top"] = tracks
-            related = self.finish(jobs.related, notes, None)
+            related = self.finish(jobs.related, notes)
             if related is not None:
                 parts["spotify_related"] = related
         return knowledge
 
     def finish(
-        self, job: concurrent.futures.Future[T] | None, notes: list[str] | None, what: str | None
+        self, job: concurrent.futures.Future[T] | None, notes: list[str], what: str | None = None
     ) -> T | None:
         """A job's result, or None (and a note for the user) when it failed or ran late."""
         if job is None:
@@ -876,7 +876,7 @@ class Lookup:
             log_fields(logging.WARNING, "budget ran out", waiting_for=what)
         except SpotifyError as error:
             log_spotify_error(error)
-        if what and notes is not None:
+        if what:
             notes.append(f"지금은 {what}를 불러오지 못했어요. 잠시 뒤에 다시 물어봐 주세요.")
         return None
 
@@ -948,8 +948,7 @@ class Lookup:
             remembered_as_lost=lost,
         )
         if lost:
-            lost_record: Any = {"status": status}
-            self.cache.put(f"endpoint#{endpoint}", lost_record, REMOVED_ENDPOINT_TTL_S)
+            self.cache.put(f"endpoint#{endpoint}", {"status": status}, REMOVED_ENDPOINT_TTL_S)
 
     # -- what the bot learns from the request
 
@@ -958,15 +957,10 @@ class Lookup:
         answer by itself (see ArtistStore.confirm_alias and record_ask)."""
         if not self.store:
             return
-        typed = request.confirms_alias
+        typed, user = request.confirms_alias, request.user_hash
         if typed and len(typed) <= MAX_QUERY_CHARS:
-            user = request.user_hash
             self.store.confirm_alias(typed, answer.artist, user, self.trace, self.deadline)
-        self.store.record_ask(request.user_hash, answer.artist, self.trace)
-
-    def learn_name(self, typed: str, artist: ArtistRef) -> None:
-        """A name the container now knows, for finding it inside sentences too."""
-        self.app.known_names().add(typed, artist["name"])
+        self.store.record_ask(user, answer.artist, self.trace)
 
 
 def finished(value: T) -> concurrent.futures.Future[T]:
@@ -1134,24 +1128,23 @@ def skill_request_from(body: dict[str, Any], keys: Keys) -> SkillRequest:
     user = user_hash(_as_dict(user_request.get("user")).get("id"), keys.pepper)
     seal = Seal(keys.extras, user, time.time())
     extra = signed_extra(action.get("clientExtra"), seal)
-    artist_id = extra.get("artist_id")
+    artist_id = extra.get("artist_id", "")
     surface = _as_dict(user_request.get("params")).get("surface")
     block_id = _as_dict(user_request.get("block")).get("id")
+    callback = user_request.get("callbackUrl")
     entities, others = entity_values(action)
     return SkillRequest(
         utterance=clean_query(user_request.get("utterance")),
         entities=entities,
         others=others,
-        artist_id=artist_id if isinstance(artist_id, str) and SPOTIFY_ID.match(artist_id) else None,
+        artist_id=artist_id if SPOTIFY_ID.match(artist_id) else None,
         artist_name=clean_query(extra.get("artist_name")),
         confirms_alias=clean_query(extra.get("confirms")),
         user_hash=user,
         surface=surface if isinstance(surface, str) else "",
         block_id=block_id if isinstance(block_id, str) else "",
         seal=seal,
-        callback_url=callback
-        if isinstance(callback := user_request.get("callbackUrl"), str)
-        else "",
+        callback_url=callback if isinstance(callback, str) else "",
     )
 
 
@@ -1238,7 +1231,7 @@ class Seal:
         """The values of an extra this bot signed for this user; None for any other."""
         values = {key: value for key, value in extra.items() if key not in ("exp", "sig")}
         expires, sig = extra.get("exp"), extra.get("sig")
-        if not (isinstance(expires, str) and expires.isdigit() and len(expires) <= 12):
+        if not (isinstance(expires, str) and re.fullmatch(r"[0-9]{1,12}", expires)):
             return None
         if not isinstance(sig, str):
             return None
@@ -1274,23 +1267,33 @@ def name_key(text: str) -> str:
     return "".join(ch for ch in folded if unicodedata.category(ch)[0] in "LN")
 
 
-_INITIALS = "g kk n d tt r m b pp s ss _ j jj ch k t p h".split()
+def _is_hangul(ch: str) -> bool:
+    return "\uac00" <= ch <= "\ud7a3"
+
+
+def has_hangul(text: str) -> bool:
+    return any(map(_is_hangul, text))
+
+
+def _jamo(syllable: str) -> tuple[int, int, int]:
+    """A Hangul syllable's initial, vowel and final, as indexes."""
+    index = ord(syllable) - 0xAC00
+    return index // 588, index % 588 // 28, index % 28
+
+
+_INITIALS = [*"g kk n d tt r m b pp s ss".split(), "", *"j jj ch k t p h".split()]
 _VOWELS = "a ae ya yae eo e yeo ye o wa wae oe yo u wo we wi yu eu ui i".split()
 _FINALS = ["", *"k k k n n n t l k m l l l p l m p p t t ng t t k t p t".split()]
 
 
 def romanize(text: str) -> str:
     """Revised Romanization, roughly: enough to compare 뉴진스 with NewJeans, not to publish."""
-    out = []
-    for ch in text:
-        index = ord(ch) - 0xAC00
-        if 0 <= index < 11172:
-            initial = _INITIALS[index // 588]
-            out.append(("" if initial == "_" else initial) + _VOWELS[index % 588 // 28])
-            out.append(_FINALS[index % 28])
-        else:
-            out.append(ch)
-    return "".join(out)
+    return "".join(_romanized(ch) if _is_hangul(ch) else ch for ch in text)
+
+
+def _romanized(syllable: str) -> str:
+    initial, vowel, final = _jamo(syllable)
+    return _INITIALS[initial] + _VOWELS[vowel] + _FINALS[final]
 
 
 # Sounds Hangul spellings of foreign names merge (f/p, v/b, r/l, z/j...), vowels dropped.
@@ -1344,16 +1347,6 @@ def pick_artist(typed: str, candidates: list[Artist]) -> Artist | None:
     return next((c for c in fitting if c.get("image")), fitting[0] if fitting else None)
 
 
-def _is_hangul(ch: str) -> bool:
-    return "\uac00" <= ch <= "\ud7a3"
-
-
-def _jamo(syllable: str) -> tuple[int, int, int]:
-    """A Hangul syllable's initial, vowel and final, as indexes."""
-    index = ord(syllable) - 0xAC00
-    return index // 588, index % 588 // 28, index % 28
-
-
 def edit_distance(a: str, b: str, limit: int = 2) -> int:
     """Levenshtein distance, an adjacent swap counting one edit (coldpaly → coldplay); any
     distance over `limit` is limit + 1, found as soon as every path costs more."""
@@ -1377,7 +1370,7 @@ def is_misspelling(typed: str, known: str) -> bool:
     Otherwise: one edit in 5+ letters, two in 9+ (edsheran, coldpaly)."""
     if typed == known:
         return False
-    if any(map(_is_hangul, typed)) or any(map(_is_hangul, known)):
+    if has_hangul(typed) or has_hangul(known):
         return _is_hangul_misspelling(typed, known)
     shorter = min(len(typed), len(known))
     edits = 2 if shorter >= 9 else 1
@@ -1430,11 +1423,10 @@ OTHER_REQUEST_WORDS = _keys(
     " 아티스트 그룹 밴드 아이돌 래퍼 뮤지션 검색 찾아줘 찾아 뭐야 뭐있어 어때 궁금해 궁금 대해 관해"
     " 말해줘 보여줘 거 거야 꺼 야 요 ㅋㅋ ㅎㅎ 이 그 저 이거 스타일 느낌 있어 뭐 어떤 들"
 )
-REQUEST_WORDS = SONG_WORDS | SIMILAR_WORDS | OTHER_REQUEST_WORDS
 PARTICLES = _keys(
     "이랑 랑 하고 은 는 이 가 을 를 의 도 요 이요 이야 야 에 께 한테 에게 처럼 이란 란 으로 로"
 )
-FILLERS = REQUEST_WORDS | PARTICLES
+FILLERS = SONG_WORDS | SIMILAR_WORDS | OTHER_REQUEST_WORDS | PARTICLES
 SENTENCE_ENDINGS = ("요", "다", "까", "니", "죠", "네", "지", "냐")
 NOT_A_NAME = re.compile(r"https?://|www\.|\.(com|net|kr|jpg|png|gif)\b", re.IGNORECASE)
 
@@ -1475,10 +1467,8 @@ class NameIndex:
     def add_aliases(self, pairs: Iterable[tuple[str, str]]) -> None:
         """(alias, artist name) pairs from the store; a Hangul alias is the Korean name."""
         pairs = list(pairs)
-        korean: dict[str, str] = {}
-        for alias, name in pairs:
-            if has_hangul(alias):
-                korean.setdefault(name, alias)
+        # reversed: an artist's first Hangul alias wins
+        korean = {name: alias for alias, name in reversed(pairs) if has_hangul(alias)}
         for alias, name in pairs:
             self.add(alias, name, korean.get(name, ""))
 
@@ -1494,24 +1484,21 @@ class NameIndex:
         """The longest known name in `words` (a particle or request word may follow it in the
         same word): (its canonical form, the other words, that particle or word included)."""
         keys = [name_key(word) for word in words]
-        best: tuple[int, str, int, int, str] | None = None
-        for start in range(len(keys)):
-            for length, canonical, end, rest in self._names_from(keys, start):
-                if best is None or length > best[0]:
-                    best = (length, canonical, start, end, rest)
+        found = (name for start in range(len(keys)) for name in self._names_from(keys, start))
+        best = max(found, key=lambda name: name[0], default=None)  # the first of the longest
         if best is None:
             return None
         _, canonical, start, end, rest = best
         return canonical, [*words[:start], rest, *words[end:]]
 
-    def _names_from(self, keys: list[str], start: int) -> Iterator[tuple[int, str, int, str]]:
+    def _names_from(self, keys: list[str], start: int) -> Iterator[tuple[int, str, int, int, str]]:
         joined = ""
         for end in range(start, min(len(keys), start + MAX_NAME_WORDS)):
             before, joined = len(joined), joined + keys[end]
             for cut in range(min(len(joined), self._longest), before, -1):
                 canonical = self._canonical.get(joined[:cut])
                 if canonical and is_filler(joined[cut:]):
-                    yield cut, canonical, end + 1, joined[cut:]
+                    yield cut, canonical, start, end + 1, joined[cut:]
                     break
 
 
@@ -1523,10 +1510,6 @@ def read_curated_file() -> tuple[CuratedArtist, ...]:
             return tuple(read_curated_csv(handle)[0])
     except OSError:
         return ()
-
-
-def has_hangul(text: str) -> bool:
-    return any(_is_hangul(ch) for ch in text)
 
 
 @functools.lru_cache(maxsize=4096)  # bounded: the keys come from what users type
@@ -1677,14 +1660,11 @@ def _ranked(found: Related) -> Related:
 
 def cocredits(artist_id: str, tracks: list[Track]) -> list[Related]:
     """Artists credited with this one, most shared tracks first."""
+    others = [other for track in tracks for other in track["artists"] if other["id"] != artist_id]
     counts: dict[str, Related] = {}
-    for track in tracks:
-        for other in track["artists"]:
-            if other["id"] != artist_id:
-                entry = counts.setdefault(
-                    other["id"], {**other, "reason": "cocredit", "score": 0.0}
-                )
-                entry["score"] += 1
+    for other in others:
+        entry = counts.setdefault(other["id"], {**other, "reason": "cocredit", "score": 0.0})
+        entry["score"] += 1
     return sorted(counts.values(), key=lambda entry: -entry["score"])
 
 
@@ -1753,11 +1733,12 @@ def simple_text(text: str) -> dict[str, Any]:
     return {"simpleText": {"text": required(text, TEXT_MAX, "…")}}
 
 
-def quick_reply(label: str, message: str, extra: dict[str, str] | None = None) -> dict[str, Any]:
+def quick_reply(label: str, extra: dict[str, str] | None = None) -> dict[str, Any]:
+    """A button that sends its own label as the user's message."""
     reply: dict[str, Any] = {
         "label": required(label, LABEL_MAX, "…"),
         "action": "message",
-        "messageText": required(message, TEXT_MAX, "…"),
+        "messageText": required(label, TEXT_MAX, "…"),
     }
     if extra:
         reply["extra"] = extra
@@ -1771,9 +1752,9 @@ def artist_quick_reply(
     needed. Kakao documents `extra` as reaching the skill for a block action: the calling
     block's."""
     if not artist_id or to.seal is None:
-        return quick_reply(label, label)
+        return quick_reply(label)
     payload = {"artist_id": artist_id, "artist_name": label, **extra}
-    reply = quick_reply(label, label, to.seal.close(payload))
+    reply = quick_reply(label, to.seal.close(payload))
     if to.block_id:
         reply.update(action="block", blockId=to.block_id)
     return reply
@@ -1794,6 +1775,10 @@ def skill_response(
     return body
 
 
+def link_button(label: str, url: str) -> dict[str, Any]:
+    return {"label": label, "action": "webLink", "webLinkUrl": url}
+
+
 def tag_labels(tags: Iterable[str], genres: Iterable[str]) -> list[str]:
     labels = []
     for tag in tags:
@@ -1808,8 +1793,7 @@ def tag_labels(tags: Iterable[str], genres: Iterable[str]) -> list[str]:
             labels.append(f"{value.rstrip('ndrth')}세대")
         elif kind == "group":
             labels.append(f"{value.upper()} 멤버")
-    labels.extend(genre for genre in genres if genre not in labels)
-    return list(dict.fromkeys(labels))
+    return list(dict.fromkeys([*labels, *genres]))
 
 
 def shown_name(name: str, korean: str = "") -> str:
@@ -1830,9 +1814,7 @@ def artist_card(answer: ArtistAnswer) -> dict[str, Any]:
     card: dict[str, Any] = {
         "title": required(shown_name(artist["name"], answer.korean_name), TITLE_MAX, UNNAMED),
         "description": clip("\n".join(lines), BASIC_CARD_DESCRIPTION_MAX),
-        "buttons": [{"label": "Spotify에서 듣기", "action": "webLink", "webLinkUrl": link}]
-        if link
-        else [],
+        "buttons": [link_button("Spotify에서 듣기", link)] if link else [],
     }
     image = web_url(artist.get("image"))
     if not image:
@@ -1857,9 +1839,7 @@ def track_list_card(answer: ArtistAnswer) -> dict[str, Any]:
         "items": [track_item(track) for track in tracks[:LIST_ITEMS_MAX]],
     }
     if web_url(artist.get("url")):
-        card["buttons"] = [
-            {"label": "Spotify에서 더 보기", "action": "webLink", "webLinkUrl": artist["url"]}
-        ]
+        card["buttons"] = [link_button("Spotify에서 더 보기", artist["url"])]
     return {"listCard": card}
 
 
@@ -1921,15 +1901,8 @@ def render_artist(answer: ArtistAnswer, to: ReplyTo = ReplyTo()) -> dict[str, An
     else:
         outputs = [card, tracks, simple_text(text) if text else None]
     artist = answer.artist
-    return skill_response(
-        [output for output in outputs if output],
-        next_steps(answer, to),
-        data={
-            "artist_name": artist["name"],
-            "artist_id": artist["id"],
-            "spotify_url": artist["url"],
-        },
-    )
+    data = {"artist_name": artist["name"], "artist_id": artist["id"], "spotify_url": artist["url"]}
+    return skill_response(list(filter(None, outputs)), next_steps(answer, to), data)
 
 
 def next_steps(answer: ArtistAnswer, to: ReplyTo) -> list[dict[str, Any]]:
@@ -1940,9 +1913,9 @@ def next_steps(answer: ArtistAnswer, to: ReplyTo) -> list[dict[str, Any]]:
     ]
     name = answer.korean_name or answer.artist["name"]
     if answer.kind != SONGS:
-        replies.append(quick_reply(f"{name} 노래", f"{name} 노래"))
+        replies.append(quick_reply(f"{name} 노래"))
     if not answer.related:
-        replies.extend(quick_reply(label, label) for label in ("인기 아티스트", "도움말"))
+        replies.extend(map(quick_reply, ("인기 아티스트", "도움말")))
     return replies
 
 
@@ -1951,16 +1924,11 @@ def render_not_found(found: NotFound, to: ReplyTo = ReplyTo()) -> dict[str, Any]
     lines = [f"'{shown}'에 해당하는 아티스트나 노래를 찾지 못했어요 🥲"]
     replies = []
     if found.suggestion:
-        lines.append(f"혹시 {found.suggestion['name']} 말씀이세요? 맞다면 아래 버튼을 눌러 주세요.")
-        suggestion = artist_quick_reply(
-            found.suggestion["name"],
-            found.suggestion["id"],
-            to,
-            confirms=clip(found.query, MAX_QUERY_CHARS),
-        )
-        replies.append(suggestion)
+        suggested, confirms = found.suggestion["name"], clip(found.query, MAX_QUERY_CHARS)
+        lines.append(f"혹시 {suggested} 말씀이세요? 맞다면 아래 버튼을 눌러 주세요.")
+        replies.append(artist_quick_reply(suggested, found.suggestion["id"], to, confirms=confirms))
     lines.append("이름을 다시 확인하거나 영어 이름으로 입력해 보세요.")
-    replies.extend(quick_reply(name, name) for name in EXAMPLE_ARTISTS)
+    replies.extend(map(quick_reply, EXAMPLE_ARTISTS))
     return skill_response([simple_text("\n".join(lines))], replies)
 
 
@@ -1976,7 +1944,7 @@ EXAMPLE_ASKS = ("아이유", "뉴진스 노래", "아이유랑 비슷한 가수"
 def render_help(kind: str) -> dict[str, Any]:
     """Help for a greeting, thanks or "도움말"; a polite redirect for chat that names nothing."""
     text = HELP_TEXT if kind == HELP else CHAT_TEXT
-    return skill_response([simple_text(text)], [quick_reply(ask, ask) for ask in EXAMPLE_ASKS])
+    return skill_response([simple_text(text)], map(quick_reply, EXAMPLE_ASKS))
 
 
 def render_text(text: str) -> dict[str, Any]:
@@ -2113,7 +2081,7 @@ class SpotifyGateway:
 
     def search_artists(self, name: str, deadline: Deadline, trace: Trace) -> list[Artist]:
         found = self._search("search_artist", name, "artist", deadline, trace)
-        return _items(_as_dict(found.get("artists")).get("items"), artist_from_spotify)
+        return _items(found, artist_from_spotify)
 
     def artist(self, artist_id: str, deadline: Deadline, trace: Trace) -> Artist | None:
         return artist_from_spotify(self._get("artist", f"artists/{artist_id}", deadline, trace))
@@ -2129,12 +2097,11 @@ class SpotifyGateway:
         name = artist["name"].replace('"', " ")[: SPOTIFY_QUERY_MAX - len('artist:""')]
         query = f'artist:"{name}"'
         found = self._search("search_tracks", query, "track", deadline, trace)
-        tracks = _items(_as_dict(found.get("tracks")).get("items"), track_from_spotify)
-        return tracks_of(artist["id"], tracks)
+        return tracks_of(artist["id"], _items(found, track_from_spotify))
 
     def search_songs(self, title: str, deadline: Deadline, trace: Trace) -> list[Track]:
         found = self._search("search_song", title, "track", deadline, trace)
-        return _items(_as_dict(found.get("tracks")).get("items"), track_from_spotify)
+        return _items(found, track_from_spotify)
 
     def related_artists(self, artist_id: str, deadline: Deadline, trace: Trace) -> list[Artist]:
         path = f"artists/{artist_id}/related-artists"
@@ -2145,14 +2112,15 @@ class SpotifyGateway:
 
     def _search(
         self, endpoint: str, query: str, kind: str, deadline: Deadline, trace: Trace
-    ) -> dict[str, Any]:
+    ) -> Any:
         params = {
             "q": query[:SPOTIFY_QUERY_MAX],
             "type": kind,
             "limit": SPOTIFY_SEARCH_LIMIT,
             "market": self._market,
         }
-        return self._get(endpoint, "search", deadline, trace, **params)
+        found = self._get(endpoint, "search", deadline, trace, **params)
+        return _as_dict(found.get(f"{kind}s")).get("items")  # {"tracks": {"items": [...]}}
 
     def _get(
         self, endpoint: str, path: str, deadline: Deadline, trace: Trace, **params: Any
@@ -2170,8 +2138,7 @@ class SpotifyGateway:
         with self._block_lock:
             now = time.time()
             if now < self.blocked_until:
-                retry_after = self.blocked_until - now
-                raise SpotifyUnavailable(429, "rate limited", retry_after=retry_after)
+                raise SpotifyUnavailable(429, "rate limited", retry_after=self.blocked_until - now)
             if not self.blocked_until:
                 return False
             self.blocked_until = now + PROBE_WAIT_S
@@ -2297,7 +2264,7 @@ def artist_from_spotify(obj: Any) -> Artist | None:
         "id": obj["id"],
         "name": obj["name"],
         "image": _image_url(obj.get("images"), 640),
-        "url": _spotify_url(obj, "artist", obj["id"]),
+        "url": _spotify_url(obj, "artist"),
         "genres": [g for g in obj.get("genres") or [] if isinstance(g, str)][:5],
         "followers": followers if isinstance(followers, int) else None,
     }
@@ -2309,30 +2276,25 @@ def track_from_spotify(obj: Any) -> Track | None:
         return None
     album = _as_dict(obj.get("album"))
     credited = [a for a in obj.get("artists") or [] if _has_id_and_name(a)]
-    artists: list[ArtistRef] = [{"id": a["id"], "name": a["name"]} for a in credited]
     return {
         "id": obj["id"],
         "name": obj["name"],
         "album": str(album.get("name") or ""),
         "image": _image_url(album.get("images"), 300),
-        "url": _spotify_url(obj, "track", obj["id"]),
-        "artists": artists,
+        "url": _spotify_url(obj, "track"),
+        "artists": [{"id": a["id"], "name": a["name"]} for a in credited],
     }
 
 
 def _has_id_and_name(obj: Any) -> bool:
-    return (
-        isinstance(obj, dict)
-        and isinstance(obj.get("id"), str)
-        and isinstance(obj.get("name"), str)
-    )
+    return isinstance(obj, dict) and all(isinstance(obj.get(key), str) for key in ("id", "name"))
 
 
-def _spotify_url(obj: dict[str, Any], kind: str, item_id: str) -> str:
+def _spotify_url(obj: dict[str, Any], kind: str) -> str:
     url = _as_dict(obj.get("external_urls")).get("spotify")
     if isinstance(url, str) and url.startswith("https://"):
         return url
-    return f"https://open.spotify.com/{kind}/{item_id}"
+    return f"https://open.spotify.com/{kind}/{obj['id']}"
 
 
 def _image_url(images: Any, width: int) -> str:
@@ -2365,13 +2327,11 @@ def same_title(key: str, title: str) -> bool:
 
 def distinct_titles(tracks: Iterable[Track]) -> list[Track]:
     """One track per title: "Love wins all" and "Love wins all (Live)" are the same song here."""
-    seen, kept = set(), []
+    kept: dict[str, Track] = {}
     for track in tracks:
         key = name_key(_BRACKETED.sub("", track["name"])) or name_key(track["name"])
-        if key not in seen:
-            seen.add(key)
-            kept.append(track)
-    return kept
+        kept.setdefault(key, track)
+    return list(kept.values())
 
 
 # ---- Store: MySQL, the bot's own knowledge -------------------------------------------------
@@ -2448,9 +2408,8 @@ def is_loopback(host: str) -> bool:
 
 def lock_conflict(error: BaseException) -> bool:
     """A deadlock or lock wait timeout: the transaction lost a race and may run again."""
-    return isinstance(error, pymysql.MySQLError) and bool(
-        error.args and error.args[0] in MYSQL_LOCK_CONFLICTS
-    )
+    code = error.args[0] if isinstance(error, pymysql.MySQLError) and error.args else None
+    return code in MYSQL_LOCK_CONFLICTS
 
 
 class ArtistStore:
@@ -2521,15 +2480,13 @@ class ArtistStore:
 
     def _failed(self, operation: str, error: BaseException, attempts: int) -> None:
         if lock_conflict(error):
-            message = "mysql lock conflict on every try"
+            self.health.log("mysql lock conflict on every try", operation, error, attempts=attempts)
         elif isinstance(error, (pymysql.OperationalError, pymysql.InterfaceError, OSError)):
             self._close()
             message = "mysql unavailable, answering without it"
             self.health.went_down(message, operation, error, attempts=attempts)
-            return
         else:
-            message = "mysql query failed"
-        self.health.log(message, operation, error, attempts=attempts)
+            self.health.log("mysql query failed", operation, error, attempts=attempts)
 
     def _connection(self, deadline: Deadline | None) -> pymysql.connections.Connection:
         if self._conn is not None:
@@ -2602,10 +2559,10 @@ class ArtistStore:
 
     @staticmethod
     @contextlib.contextmanager
-    def transaction(cursor: Any) -> Iterator[Any]:
+    def transaction(cursor: Any) -> Iterator[None]:
         cursor.connection.begin()
         try:
-            yield cursor
+            yield
             cursor.connection.commit()
         except BaseException:
             cursor.connection.rollback()
@@ -2970,8 +2927,7 @@ class ArtistStore:
     @staticmethod
     def _add_alias(cursor: Any, alias: str, row_id: int, source: str) -> None:
         """First writer wins: a learned alias never overrides a curated or earlier one."""
-        key = name_key(alias)
-        if key:
+        if key := name_key(alias):
             cursor.execute(
                 "INSERT INTO aliases (alias_key, alias, artist_id, source) VALUES (%s, %s, %s, %s)"
                 " ON DUPLICATE KEY UPDATE alias_key = alias_key",
@@ -3036,8 +2992,7 @@ class ArtistStore:
             " AND spotify_id IS NULL ORDER BY preferred LIMIT 1",
             (key, key),
         )
-        found = cursor.fetchone()
-        if found:
+        if found := cursor.fetchone():
             return found[0], False
         cursor.execute("INSERT INTO artists (name, name_key) VALUES (%s, %s)", (name, key))
         return cursor.lastrowid, True
@@ -3087,8 +3042,7 @@ def read_curated_csv(lines: Iterable[str]) -> tuple[list[CuratedArtist], list[st
     owner_of_key: dict[str, str] = {}
     for line_no, record in enumerate(reader, start=2):
         row = curated_row(record)
-        problem = curated_row_problem(row, owner_of_key)
-        if problem:
+        if problem := curated_row_problem(row, owner_of_key):
             rejected.append(f"line {line_no}: {problem}")
             continue
         owner_of_key.update({name_key(alias): row.name for alias in (row.name, *row.aliases)})
@@ -3115,8 +3069,7 @@ def curated_row_problem(row: CuratedArtist, owner_of_key: dict[str, str]) -> str
         return "name or alias longer than 200 characters"
     if row.spotify_id and not SPOTIFY_ID.match(row.spotify_id):
         return f"spotify_id {row.spotify_id!r} is not a Spotify id (22 letters and digits)"
-    bad = [tag for tag in row.tags if not TAG_PATTERN.match(tag) or len(tag) > 64]
-    if bad:
+    if bad := [tag for tag in row.tags if not TAG_PATTERN.match(tag) or len(tag) > 64]:
         return f"malformed tag(s) {', '.join(bad)} (expected kind:value, lowercase)"
     names = (row.name, *row.aliases)
     clash = next((a for a in names if owner_of_key.get(name_key(a), row.name) != row.name), None)
@@ -3146,14 +3099,12 @@ class MemoryCache:
 
     def get(self, key: str) -> Any:
         with self._lock:
-            item = self._items.get(key)
-            if item is None:
-                return None
-            if item[0] <= time.time():
-                del self._items[key]
+            expires_at, value = self._items.get(key, (0.0, None))
+            if expires_at <= time.time():  # none, or expired
+                self._items.pop(key, None)
                 return None
             self._items.move_to_end(key)
-            return item[1]
+            return value
 
     def put(self, key: str, value: Any, expires_at: float) -> None:
         with self._lock:
@@ -3162,13 +3113,11 @@ class MemoryCache:
     def add(self, key: str, expires_at: float) -> int:
         """Count one more under `key` until `expires_at`: the count, this one included."""
         with self._lock:
-            item = self._items.get(key)
-            if item is not None and item[0] > time.time():
-                expires_at, count = item[0], item[1] + 1
-            else:
-                count = 1
-            self._put(key, count, expires_at)
-        return count
+            held_until, count = self._items.get(key, (0.0, 0))
+            if held_until <= time.time():  # none yet, or expired: a new window
+                held_until, count = expires_at, 0
+            self._put(key, count + 1, held_until)
+        return count + 1
 
     def _put(self, key: str, value: Any, expires_at: float) -> None:
         self._items[key] = (expires_at, value)
@@ -3200,10 +3149,10 @@ class DynamoCache:
         self, keys: list[str], trace: Trace, deadline: Deadline
     ) -> dict[str, tuple[Any, float]]:
         """Values with their expiry (epoch seconds), for the keys that hold a live one."""
+        if not keys:
+            return {}
         request = {self.table: {"Keys": [{"pk": {"S": key}} for key in keys]}}
-        answer = (
-            self._request("batch_get_item", trace, deadline, RequestItems=request) if keys else None
-        )
+        answer = self._request("batch_get_item", trace, deadline, RequestItems=request)
         items = _as_dict(answer).get("Responses", {}).get(self.table, [])
         now = time.time()
         return {
@@ -3446,8 +3395,7 @@ class JsonLogFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         line = {
             "level": record.levelname,
-            "timestamp": self.formatTime(record, "%Y-%m-%dT%H:%M:%S")
-            + f".{int(record.msecs):03d}Z",
+            "timestamp": f"{self.formatTime(record, '%Y-%m-%dT%H:%M:%S')}.{int(record.msecs):03d}Z",
             "service": SERVICE_NAME,
             "message": record.getMessage(),
             **getattr(record, "fields", {}),
@@ -3579,11 +3527,10 @@ def timed(name: str, work: Callable[[], str], advice: Callable[[Exception], str]
     """`work()`'s detail as a passed check, or its failure with the likely fix."""
     started = time.monotonic()
     try:
-        detail = work()
+        ok, detail, fix = True, work(), ""
     except Exception as error:  # the doctor reports whatever went wrong
-        elapsed = round((time.monotonic() - started) * 1000, 1)
-        return Check(name, False, elapsed, f"{type(error).__name__}: {error}"[:300], advice(error))
-    return Check(name, True, round((time.monotonic() - started) * 1000, 1), detail)
+        ok, detail, fix = False, f"{type(error).__name__}: {error}"[:300], advice(error)
+    return Check(name, ok, round((time.monotonic() - started) * 1000, 1), detail, fix)
 
 
 def check_secret(env: dict[str, str]) -> tuple[Check, Settings | None]:

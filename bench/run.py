@@ -312,8 +312,14 @@ def run_share(env: dict, names: list[str], results) -> None:
     samples = [container.ask(name) for name in names]
     container.log.seek(0)
     logged = [json.loads(line) for line in container.log if line[:1] == "{"]
-    problems = [line["message"] for line in logged if line["level"] in ("WARNING", "ERROR")]
+    problems = [problem(line) for line in logged if line["level"] in ("WARNING", "ERROR")]
     results.put((samples, problems))
+
+
+def problem(line: dict) -> str:
+    """A warning as the report names it: the message, and the operation and error if any."""
+    where = ", ".join(str(line[k]) for k in ("operation", "error") if line.get(k))
+    return f"{line['message']} ({where})" if where else line["message"]
 
 
 def workload(env: dict, stub: SpotifyStub, names: list[str], containers: int) -> dict:

@@ -113,9 +113,11 @@ def test_an_unsigned_tampered_foreign_or_expired_extra_is_plain_text():
         {**signed, "artist_id": "0" * 22},  # tampered value
         {**signed, "confirms": "아이유"},  # a value added
         {**signed, "exp": str(int(signed["exp"]) + 1)},  # a later expiry
-        {**signed, "sig": signed["sig"][:-1] + "0"},
+        {**signed, "sig": signed["sig"][:-1] + ("1" if signed["sig"].endswith("0") else "0")},
         {**signed, "sig": "가" * 32},  # not ASCII: compared without an error
         {**signed, "exp": "9" * 5000},  # too long to read as a number
+        {**signed, "exp": "²"},  # a digit to str.isdigit, not to int()
+        {**signed, "exp": "١٢٣"},  # Arabic-Indic digits: never what the bot signs
         sealed_for("user-1", values, keys=other_key),  # another bot's key
         sealed_for("user-1", values, now=time.time() - 31 * 86400),  # expired
     ):
@@ -174,11 +176,14 @@ def test_settings_read_the_environment_and_hide_secrets():
             "MYSQL_PASSWORD": "db-secret",
             "SKILL_API_KEY": "key-secret",
             "MYSQL_PORT": "not a number",
+            "MEMORY_CACHE_ENTRIES": "²",  # a digit to str.isdigit, not to int()
             "SPOTIFY_API_URL": "http://127.0.0.1:1/v1",
         }
     )
     assert settings.spotify_configured
     assert settings.mysql_port == 3306
+    assert settings.memory_cache_entries == 4096
+    assert Settings.from_env({"MEMORY_CACHE_ENTRIES": "0"}).memory_cache_entries == 0  # off
     assert settings.spotify_api_url == "http://127.0.0.1:1/v1/"
     assert not settings.mysql_host and not settings.dynamodb_table
     for secret in ("very-secret", "db-secret", "key-secret"):
