@@ -168,7 +168,11 @@ SECRET_NAMES = (  # the settings a secret may hold
     "SPOTIFY_CLIENT_ID SPOTIFY_CLIENT_SECRET MYSQL_PASSWORD SKILL_API_KEY SIGNING_KEY".split()
 )
 AWS_ERRORS = (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError)
-# One try, short timeouts: a cold start must still leave time to answer inside Kakao's 5 s.
+# One try, short timeouts: calls made while Kakao waits (DynamoDB, the callback's invoke).
+SHORT_AWS_CALL = botocore.config.Config(
+    connect_timeout=0.5, read_timeout=1.0, retries={"total_max_attempts": 1}
+)
+# The same for the secret: a cold start must still leave time to answer inside Kakao's 5 s.
 SECRET_CLIENT_CONFIG = botocore.config.Config(
     connect_timeout=1, read_timeout=1.5, retries={"total_max_attempts": 1}
 )
@@ -388,7 +392,7 @@ class SkillApp:
             return True
         try:
             payload = json.dumps({"kakao_callback": body}, ensure_ascii=False).encode()
-            client = boto3.client("lambda", config=LAMBDA_INVOKE_CONFIG)
+            client = boto3.client("lambda", config=SHORT_AWS_CALL)
             client.invoke(FunctionName=arn, InvocationType="Event", Payload=payload)
         except AWS_ERRORS as error:
             log_fields(logging.WARNING, "cannot invoke itself for the callback", detail=str(error))
@@ -490,9 +494,6 @@ CALLBACK_ANSWER = {
     "useCallback": True,
     "data": {"text": "찾아보는 중이에요. 잠시만 기다려 주세요 🎧"},
 }
-LAMBDA_INVOKE_CONFIG = botocore.config.Config(
-    connect_timeout=0.5, read_timeout=1.0, retries={"total_max_attempts": 1}
-)
 CREDENTIALS_REREAD_S = 300  # after a rejection, the secret is read again at most this often
 MAX_COUNTED_INIT_S = 3.0
 
@@ -664,7 +665,7 @@ class Lookup:
     def from_spotify(self, query: str, key: str) -> Found | NotFound:
         self.trace.layers["name"] = "spotify"
         asked = self.stored_name(query)
-        candidates = self.search_artists(asked)
+        candidates = self.search(self.spotify.search_artists, asked)
         best = pick_artist(asked, candidates)
         if best is None and self.store and not self.stored:
             # Spotify knows no such name: maybe a spelling of one the store knows (에미넘).
@@ -672,16 +673,18 @@ class Lookup:
             if self.stored and self.stored.spotify_id:
                 return self.learn_misspelling(query, key, self.stored)
             if self.stored:
-                best = pick_artist(self.stored.name, self.search_artists(self.stored.name))
+                found = self.search(self.spotify.search_artists, self.stored.name)
+                best = pick_artist(self.stored.name, found)
         if best is None:
             return self.remember_missing(query, candidates)
         self.remember_found(query, key, best)
         return Found(best["id"], best)
 
-    def search_artists(self, name: str) -> list[Artist]:
-        # In the pool, so a stalled connection cannot hold this thread past the deadline.
-        search = self.spotify_job(self.spotify.search_artists, name, self.deadline, self.trace)
-        return search.result(timeout=self.deadline.left() + 0.05)
+    def search(self, call: Callable[[str, Deadline, Trace], list[T]], text: str) -> list[T]:
+        """A Spotify search, waited for here. It runs in the pool, so a stalled connection
+        cannot hold this thread past the deadline."""
+        job = self.spotify_job(call, text, self.deadline, self.trace)
+        return job.result(timeout=self.deadline.left() + 0.05)
 
     def learn_misspelling(self, query: str, key: str, near: StoredArtist) -> Found:
         assert self.store is not None and near.spotify_id
@@ -707,8 +710,7 @@ class Lookup:
             return None
         entry: SongEntry | None = self.cache.get(f"song#{key}")
         if entry is None:
-            songs = self.spotify_job(self.spotify.search_songs, title, self.deadline, self.trace)
-            tracks = songs.result(timeout=self.deadline.left() + 0.05)
+            tracks = self.search(self.spotify.search_songs, title)
             song = next((t for t in tracks if same_title(key, t["name"]) and t["artists"]), None)
             entry = {"track": song} if song else {"missing": True}
             ttl = self.settings.cache_seconds if song else self.settings.negative_cache_seconds
@@ -2408,8 +2410,12 @@ def is_loopback(host: str) -> bool:
 
 def lock_conflict(error: BaseException) -> bool:
     """A deadlock or lock wait timeout: the transaction lost a race and may run again."""
-    code = error.args[0] if isinstance(error, pymysql.MySQLError) and error.args else None
-    return code in MYSQL_LOCK_CONFLICTS
+    return mysql_error_code(error) in MYSQL_LOCK_CONFLICTS
+
+
+def mysql_error_code(error: BaseException) -> int | None:
+    """MySQL's number for the error (1045: access denied, 1213: deadlock...), if it has one."""
+    return error.args[0] if isinstance(error, pymysql.MySQLError) and error.args else None
 
 
 class ArtistStore:
@@ -3081,11 +3087,8 @@ def curated_row_problem(row: CuratedArtist, owner_of_key: dict[str, str]) -> str
 # ---- Caches: container memory and DynamoDB ----------------------------------------------------
 
 DYNAMODB_RETRY_DOWN_AFTER_S = 30  # after a failure, skip DynamoDB this long
-# One client: short timeouts and no retries (DynamoDB answers in milliseconds). A call that
-# could not time out within what the request has left is skipped.
-DYNAMODB_CONFIG = botocore.config.Config(
-    connect_timeout=0.5, read_timeout=1.0, retries={"total_max_attempts": 1}
-)
+# One client (SHORT_AWS_CALL: DynamoDB answers in milliseconds). A call that could not time
+# out within what the request has left is skipped.
 DYNAMODB_CALL_MAX_S = 1.5  # connect + read
 
 
@@ -3142,7 +3145,7 @@ class DynamoCache:
     def client(self) -> Any:
         with self._lock:
             if self._client is None:
-                self._client = boto3.client("dynamodb", config=DYNAMODB_CONFIG)
+                self._client = boto3.client("dynamodb", config=SHORT_AWS_CALL)
             return self._client
 
     def get_many(
@@ -3574,7 +3577,7 @@ def check_dynamodb(settings: Settings) -> Check:
     table = settings.dynamodb_table
 
     def read() -> str:
-        client = boto3.client("dynamodb", config=DYNAMODB_CONFIG)
+        client = boto3.client("dynamodb", config=SHORT_AWS_CALL)
         client.batch_get_item(RequestItems={table: {"Keys": [{"pk": {"S": "doctor#probe"}}]}})
         return f"table {table} answers"
 
@@ -3602,7 +3605,7 @@ def check_mysql(settings: Settings) -> Check:
 
 
 def mysql_fix(error: Exception, settings: Settings) -> str:
-    code = error.args[0] if isinstance(error, pymysql.MySQLError) and error.args else None
+    code = mysql_error_code(error)
     cause = getattr(error, "original_exception", error)  # pymysql wraps TLS failures
     if isinstance(error, PlaintextRefused):
         return PLAINTEXT_REFUSED
@@ -3660,6 +3663,7 @@ def store_event(env: dict[str, str], name: str, work: Callable[[ArtistStore], st
         return {"ok": False, "detail": "MYSQL_HOST is not set"}
     store = ArtistStore(settings)
     found = timed(name, lambda: work(store), lambda error: mysql_fix(error, settings))
+    store.close()  # a store per event: its connection must not outlive it
     return dataclasses.asdict(found)
 
 
