@@ -74,8 +74,9 @@ def with_callback(utterance: str, url: str) -> dict:
 
 def test_a_slow_first_answer_follows_through_the_callback(callback_env, spotify, receiver):
     spotify.add_fault("latency", ms=1200)  # every Spotify call: more than the first try allows
+    container = new_container()
     started = time.monotonic()
-    status, first = ask(new_container(), body=with_callback("아이유", f"{receiver.url}/cb/1"))
+    status, first = ask(container, body=with_callback("아이유", f"{receiver.url}/cb/1"))
     assert time.monotonic() - started < 2.5
     assert first["useCallback"] is True and "찾아보는 중" in first["data"]["text"]
     ((path, _, answer),) = receiver.wait_for_posts(1, 20)
