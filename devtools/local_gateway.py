@@ -265,9 +265,7 @@ def prepare_layers() -> list[str]:
     if settings.mysql_host:
         store = skill.ArtistStore(settings)
         store.create_schema()
-        with open(REPO / "data" / "artists.csv", encoding="utf-8", newline="") as handle:
-            rows, _ = skill.read_curated_csv(handle)
-        store.load_artists(rows)
+        store.load_artists(list(skill.read_curated_file()))  # as {"operator": "load-artists"}
         layers.append(
             f"MySQL {settings.mysql_host}:{settings.mysql_port}/{settings.mysql_database}"
         )
